@@ -1,0 +1,42 @@
+# bearerguard — developer commands. Needs only python3 and make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: test demo matrix lint typing bench bench-http loadtest clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -U "pip>=25.1"
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[all]" --group test --group lint --group typing --group bench
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench example_projects
+	$(BIN)/ruff format --check src tests bench example_projects
+
+typing: $(STAMP)
+	$(BIN)/mypy --strict src
+
+test: lint typing
+	$(BIN)/python -m pytest
+
+demo: $(STAMP)
+	$(BIN)/python -m bearerguard.testing.demo
+
+matrix: $(STAMP)
+	$(BIN)/python -m pip install -q --disable-pip-version-check "tox>=4.22"
+	$(BIN)/tox run-parallel -p 2
+
+bench: $(STAMP)
+	$(BIN)/python bench/verify.py
+
+bench-http: $(STAMP)
+	$(BIN)/python bench/http.py
+
+loadtest: $(STAMP)
+	$(BIN)/python bench/loadtest.py
+
+clean:
+	rm -rf $(VENV) .tox build dist .mypy_cache .ruff_cache .pytest_cache

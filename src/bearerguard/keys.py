@@ -1,0 +1,316 @@
+"""Key sources: where the verifier gets public keys.
+
+:class:`JWKSKeySource` fetches and caches an issuer's JWKS: honours
+``Cache-Control: max-age`` within bounds, refetches on an unknown ``kid`` at
+most once per cooldown, lets concurrent misses share one fetch (threads and
+asyncio tasks alike), keeps serving the last good keys for a bounded time when
+a refresh fails, and refreshes expired sets in the background so requests
+whose key is cached never wait on the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol, runtime_checkable
+
+from bearerguard.discovery import Fetcher, FetchError, discover_jwks_uri, fetch_json, urllib_fetcher
+from bearerguard.errors import InvalidToken, KeysUnavailable
+from bearerguard.jwk import VerifyKey, import_jwk
+
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d{1,10})\"?\s*(?:,|$)", re.IGNORECASE)
+
+
+@runtime_checkable
+class KeySource(Protocol):
+    """Anything that finds the public key for a token header.
+
+    ``get_key`` / ``get_key_async`` return a :class:`VerifyKey` or raise
+    :class:`InvalidToken` (unknown or ambiguous key) or
+    :class:`KeysUnavailable` (keys cannot be had right now).
+    """
+
+    def get_key(self, kid: str | None, alg: str) -> VerifyKey: ...
+
+    async def get_key_async(self, kid: str | None, alg: str) -> VerifyKey: ...
+
+
+class KeySet:
+    """An immutable set of imported keys, indexed by ``kid``."""
+
+    __slots__ = ("by_kid", "keys")
+
+    def __init__(self, keys: Iterable[VerifyKey]) -> None:
+        self.keys = tuple(keys)
+        self.by_kid: dict[str, list[VerifyKey]] = {}
+        for k in self.keys:
+            if k.kid is not None:
+                self.by_kid.setdefault(k.kid, []).append(k)
+
+    def select(self, kid: str | None, alg: str) -> VerifyKey | None:
+        """The key for (*kid*, *alg*); ``None`` if none is known.
+
+        Without a ``kid`` the one key that fits *alg* is used; several
+        candidates are refused rather than tried in turn.
+        """
+        candidates = self.by_kid.get(kid) if kid is not None else None
+        if kid is not None:
+            if not candidates:
+                return None
+        else:
+            candidates = [k for k in self.keys if k.fits(alg)]
+            if not candidates:
+                return None
+            if len(candidates) > 1:
+                raise InvalidToken("ambiguous_key")
+            return candidates[0]
+        if len(candidates) == 1:
+            return candidates[0]
+        fitting = [k for k in candidates if k.fits(alg)]
+        if len(fitting) != 1:
+            raise InvalidToken("ambiguous_key" if fitting else "key_alg_mismatch")
+        return fitting[0]
+
+
+class StaticKeySource:
+    """Keys given at construction (PEM, JWK, JWKS, key objects); never fetches."""
+
+    def __init__(self, keys: Iterable[VerifyKey]) -> None:
+        self.keyset = KeySet(keys)
+        if not self.keyset.keys:
+            raise ValueError("keys: no usable public signing key was given")
+
+    def get_key(self, kid: str | None, alg: str) -> VerifyKey:
+        """Return the key or raise :class:`InvalidToken` ``unknown_kid``."""
+        key = self.keyset.select(kid, alg)
+        if key is None:
+            raise InvalidToken("unknown_kid")
+        return key
+
+    async def get_key_async(self, kid: str | None, alg: str) -> VerifyKey:
+        """Same as :meth:`get_key`; never awaits."""
+        return self.get_key(kid, alg)
+
+
+class _Flight:
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+class JWKSKeySource:
+    """A cached JWKS fetched from ``jwks_uri`` or discovered from ``issuer``.
+
+    Args:
+        jwks_uri: the key-set URL; when ``None``, discovered from *issuer*.
+        issuer: used for discovery (``/.well-known/openid-configuration``, then
+            RFC 8414) when no *jwks_uri* is given.
+        fetcher: an HTTP fetcher (see :mod:`bearerguard.discovery`).
+        timeout: seconds per fetch. max_bytes: response size cap.
+        default_ttl / min_ttl / max_ttl: cache lifetime without and within
+            ``Cache-Control: max-age``.
+        cooldown: minimum seconds between fetches (unknown ``kid`` storms).
+        stale_for: how long the last good keys are served while refreshes fail.
+    """
+
+    def __init__(
+        self,
+        jwks_uri: str | None = None,
+        *,
+        issuer: str | None = None,
+        fetcher: Fetcher = urllib_fetcher,
+        timeout: float = 5.0,
+        max_bytes: int = 512 * 1024,
+        default_ttl: float = 600.0,
+        min_ttl: float = 60.0,
+        max_ttl: float = 86400.0,
+        cooldown: float = 30.0,
+        stale_for: float = 86400.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if jwks_uri is None and issuer is None:
+            raise ValueError("JWKSKeySource needs a jwks_uri or an issuer to discover it from")
+        if (
+            not 0 <= min_ttl <= default_ttl <= max_ttl
+            or cooldown < 0
+            or stale_for < 0
+            or timeout <= 0
+        ):
+            raise ValueError(
+                "JWKSKeySource: need 0 <= min_ttl <= default_ttl <= max_ttl, cooldown >= 0, timeout > 0"
+            )
+        self.jwks_uri = jwks_uri
+        self.issuer = issuer
+        self._fetcher = fetcher
+        self._timeout = timeout
+        self._max_bytes = max_bytes
+        self._ttl = (default_ttl, min_ttl, max_ttl)
+        self._cooldown = cooldown
+        self._stale_for = stale_for
+        self._clock = clock
+        self._keyset: KeySet | None = None
+        self._fresh_until = 0.0  # cache lifetime of the current set
+        self._good_until = 0.0  # last good fetch + stale_for
+        self._last_attempt: float | None = None
+        self._last_ok = False
+        self._lock = threading.Lock()
+        self._flight: _Flight | None = None
+        self._afutures: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, asyncio.Future[None]
+        ] = weakref.WeakKeyDictionary()
+        self.fetches = 0  # attempts, for metrics and tests
+
+    # -- lookup -----------------------------------------------------------
+    def _lookup(self, kid: str | None, alg: str) -> VerifyKey | None:
+        keyset = self._keyset
+        if keyset is None:
+            return None
+        now = self._clock()
+        if now >= self._fresh_until:
+            if now >= self._good_until:
+                self._drop_keys()
+                return None
+            self._refresh_in_background()
+        return keyset.select(kid, alg)
+
+    def _after_miss(self, kid: str | None, alg: str) -> VerifyKey:
+        key = self._lookup(kid, alg)
+        if key is not None:
+            return key
+        if self._keyset is None or not self._last_ok:
+            raise KeysUnavailable(retry_after=self._retry_after())
+        raise InvalidToken("unknown_kid")
+
+    def get_key(self, kid: str | None, alg: str) -> VerifyKey:
+        """Return the key, fetching (at most once per cooldown) on a miss."""
+        key = self._lookup(kid, alg)
+        if key is not None:
+            return key
+        self._refresh()
+        return self._after_miss(kid, alg)
+
+    async def get_key_async(self, kid: str | None, alg: str) -> VerifyKey:
+        """As :meth:`get_key`; a fetch runs in a worker thread, never on the event loop."""
+        key = self._lookup(kid, alg)
+        if key is not None:
+            return key
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not asyncio (trio under anyio): anyio is what runs us
+            import anyio.to_thread
+
+            await anyio.to_thread.run_sync(self._refresh)
+        else:
+            # Tasks on one loop share one worker-thread call (single flight).
+            fut = self._afutures.get(loop)
+            if fut is None:
+                fut = loop.run_in_executor(None, self._refresh)
+                self._afutures[loop] = fut
+                fut.add_done_callback(lambda _f: self._afutures.pop(loop, None))
+            await asyncio.shield(fut)
+        return self._after_miss(kid, alg)
+
+    # -- refresh ----------------------------------------------------------
+    def _retry_after(self) -> int:
+        if self._last_attempt is None:
+            return 1
+        return int(max(1.0, self._last_attempt + self._cooldown - self._clock()) + 0.999)
+
+    def _refresh_in_background(self) -> None:
+        if self._flight is not None or not self._may_fetch():
+            return
+        threading.Thread(target=self._refresh, name="bearerguard-jwks-refresh", daemon=True).start()
+
+    def _may_fetch(self) -> bool:
+        return self._last_attempt is None or self._clock() - self._last_attempt >= self._cooldown
+
+    def _refresh(self) -> None:
+        """Fetch the key set once for every concurrent caller; honour the cooldown."""
+        with self._lock:
+            flight = self._flight
+            if flight is None:
+                if not self._may_fetch():
+                    return
+                flight = self._flight = _Flight()
+                self._last_attempt = self._clock()
+                leader = True
+            else:
+                leader = False
+        if not leader:
+            flight.done.wait(self._timeout * 3 + 1)
+            return
+        try:
+            self._fetch()
+        finally:
+            with self._lock:
+                self._flight = None
+            flight.done.set()
+
+    def _fetch(self) -> None:
+        self.fetches += 1
+        try:
+            if self.jwks_uri is None:
+                assert self.issuer is not None
+                self.jwks_uri = discover_jwks_uri(
+                    self.issuer, self._fetcher, timeout=self._timeout, max_bytes=self._max_bytes
+                )
+            doc, cache_control = fetch_json(
+                self._fetcher, self.jwks_uri, timeout=self._timeout, max_bytes=self._max_bytes
+            )
+            keyset = parse_jwks(doc, self._keyset)
+        except FetchError:
+            self._last_ok = False
+            return
+        now = self._clock()
+        old = self._keyset
+        self._keyset = keyset
+        self._fresh_until = now + self._ttl_for(cache_control)
+        self._good_until = self._fresh_until + self._stale_for
+        self._last_ok = True
+        if old is not None:
+            kept = {id(k) for k in keyset.keys}
+            for k in old.keys:
+                if id(k) not in kept:
+                    k.active = False  # also voids tokens it verified in token caches
+
+    def _drop_keys(self) -> None:
+        old, self._keyset = self._keyset, None
+        for k in old.keys if old else ():
+            k.active = False
+
+    def _ttl_for(self, cache_control: str | None) -> float:
+        default, lo, hi = self._ttl
+        if cache_control:
+            lowered = cache_control.lower()
+            if "no-store" in lowered or "no-cache" in lowered:
+                return lo
+            m = _MAX_AGE.search(cache_control)
+            if m:
+                return min(max(float(m.group(1)), lo), hi)
+        return default
+
+
+def parse_jwks(doc: dict[str, Any], previous: KeySet | None = None) -> KeySet:
+    """Import a JWKS document, reusing already-imported identical keys.
+
+    Encryption keys and unknown key types are skipped; a set with no usable
+    signing key is an error (the last good set stays in use).
+    """
+    items = doc.get("keys")
+    if not isinstance(items, list):
+        raise FetchError("JWKS has no 'keys' list")
+    known = {(k.kid, k.fingerprint): k for k in previous.keys} if previous else {}
+    keys = []
+    for item in items[:200]:
+        imported = import_jwk(item)
+        if imported is None:
+            continue
+        keys.append(known.get((imported.kid, imported.fingerprint), imported))
+    if not keys:
+        raise FetchError("JWKS has no usable signing key")
+    return KeySet(keys)

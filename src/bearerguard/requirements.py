@@ -1,0 +1,107 @@
+"""Route requirements: scopes (all / any) and claim checks.
+
+They live in the core so every adapter shares them. A failed requirement is
+an authorization failure: :class:`~bearerguard.InsufficientScope`, 403.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from bearerguard.challenge import check_scope
+from bearerguard.errors import InsufficientScope
+from bearerguard.tokens import AccessToken
+
+
+@dataclasses.dataclass(frozen=True)
+class ClaimEquals:
+    """The claim *name* equals *value*."""
+
+    name: str
+    value: Any
+
+    def __call__(self, token: AccessToken) -> bool:
+        actual = token.claims.get(self.name, _MISSING)
+        return actual is not _MISSING and type(actual) is type(self.value) and actual == self.value
+
+
+@dataclasses.dataclass(frozen=True)
+class ClaimIncludes:
+    """The claim *name* is a list containing *value* (or a space-separated string holding it)."""
+
+    name: str
+    value: Any
+
+    def __call__(self, token: AccessToken) -> bool:
+        actual = token.claims.get(self.name)
+        if isinstance(actual, list):
+            return any(type(v) is type(self.value) and v == self.value for v in actual)
+        if isinstance(actual, str) and isinstance(self.value, str):
+            return self.value in actual.split()
+        return False
+
+
+_MISSING = object()
+ClaimCheck = Callable[[AccessToken], bool]
+
+
+def _scopes(values: Iterable[str] | str | None) -> tuple[str, ...]:
+    if values is None:
+        return ()
+    if isinstance(values, str):
+        values = values.split()
+    return tuple(dict.fromkeys(check_scope(v) for v in values))
+
+
+@dataclasses.dataclass(frozen=True, init=False)
+class Requirements:
+    """What a route needs from a valid token.
+
+    Args:
+        scopes: every one of these scopes is needed.
+        any_scopes: at least one of these is needed.
+        claims: claim checks (:class:`ClaimEquals`, :class:`ClaimIncludes` or
+            any ``callable(token) -> bool``); all must pass.
+
+    :meth:`check` raises :class:`~bearerguard.InsufficientScope` (403). A
+    scope failure names the needed scopes in the challenge's ``scope``
+    parameter (RFC 6750 §3); a claim failure has reason
+    ``claim_requirement_failed``.
+    """
+
+    scopes: tuple[str, ...]
+    any_scopes: tuple[str, ...]
+    claims: tuple[ClaimCheck, ...]
+
+    def __init__(
+        self,
+        scopes: Iterable[str] | str | None = None,
+        any_scopes: Iterable[str] | str | None = None,
+        claims: Iterable[ClaimCheck] = (),
+    ) -> None:
+        object.__setattr__(self, "scopes", _scopes(scopes))
+        object.__setattr__(self, "any_scopes", _scopes(any_scopes))
+        checks = tuple(claims)
+        for c in checks:
+            if not callable(c):
+                raise TypeError("claims must be callables taking an AccessToken")
+        object.__setattr__(self, "claims", checks)
+
+    def __bool__(self) -> bool:
+        return bool(self.scopes or self.any_scopes or self.claims)
+
+    def check(self, token: AccessToken) -> None:
+        """Raise :class:`InsufficientScope` unless *token* meets every requirement."""
+        have = token.scopes
+        if self.scopes and not have.issuperset(self.scopes):
+            raise InsufficientScope(scopes=self.scopes)
+        if self.any_scopes and have.isdisjoint(self.any_scopes):
+            raise InsufficientScope(scopes=self.any_scopes)
+        for check in self.claims:
+            if not check(token):
+                raise InsufficientScope("claim_requirement_failed")
+
+
+NO_REQUIREMENTS = Requirements()

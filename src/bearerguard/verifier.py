@@ -1,0 +1,366 @@
+"""The verifier: one token string in, an :class:`AccessToken` or a refusal out."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from bearerguard.errors import BearerError, InsufficientScope, InvalidToken, MissingToken
+from bearerguard.extract import extract_token
+from bearerguard.jwk import VerifyFn, VerifyKey, import_static, make_hmac_verifier
+from bearerguard.keys import JWKSKeySource, KeySource, StaticKeySource
+from bearerguard.requirements import Requirements
+from bearerguard.settings import HMAC_ALGORITHMS, Settings
+from bearerguard.tokens import AccessToken, read_scopes
+
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_ID_TOKEN_ONLY = ("nonce", "at_hash", "c_hash", "s_hash")
+_STRING_CLAIMS = ("sub", "client_id", "jti", "azp", "scope")
+_NUMERIC_CLAIMS = ("exp", "nbf", "iat", "auth_time")
+_UNDERSTOOD_HEADER = frozenset(
+    {"alg", "kid", "typ", "cty", "jku", "x5u", "jwk", "x5c", "x5t", "x5t#S256"}
+)
+
+
+def _b64decode(segment: str) -> bytes:
+    # RFC 7515 §2: base64url without padding; anything else is malformed.
+    if len(segment) % 4 == 1 or _B64URL.fullmatch(segment) is None:
+        raise ValueError("bad base64url")
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("duplicate member")  # RFC 7515 §5.2 / RFC 7519 §4: refuse, don't guess
+    return obj
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError("non-finite number")
+
+
+def _json_object(data: bytes) -> dict[str, Any]:
+    obj = json.loads(data, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+    if not isinstance(obj, dict):
+        raise ValueError("not an object")
+    return obj
+
+
+def _is_number(value: Any) -> bool:
+    return (type(value) is int or type(value) is float) and math.isfinite(value)
+
+
+class _CacheEntry:
+    __slots__ = ("exp", "key", "nbf", "token")
+
+    def __init__(self, token: AccessToken, key: VerifyKey | None, exp: float, nbf: float) -> None:
+        self.token, self.key, self.exp, self.nbf = token, key, exp, nbf
+
+
+class Verifier:
+    """Verifies bearer access tokens (JWS-signed JWTs) against one configuration.
+
+    ``Verifier(settings)`` or ``Verifier(issuer=..., audience=..., **settings)``.
+
+    Args:
+        settings: a :class:`Settings`; or give its fields as keywords.
+        keys: static keys (JWKS dict, JWK dict, PEM, key object) — no fetching.
+        key_source: a custom :class:`KeySource` (for example a
+            :class:`JWKSKeySource` with other cache bounds).
+        token_cache_size: verified tokens remembered (0 disables the cache).
+        clock: seconds since the epoch (tests).
+
+    ``verify`` and ``verify_async`` return an :class:`AccessToken` or raise a
+    :class:`BearerError` subclass. Construction raises ``ValueError`` for bad settings.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        /,
+        *,
+        keys: Any = None,
+        key_source: KeySource | None = None,
+        token_cache_size: int = 1024,
+        clock: Callable[[], float] = time.time,
+        **options: Any,
+    ) -> None:
+        if settings is None:
+            settings = Settings(**options)
+        elif options:
+            raise TypeError("pass either a Settings or keyword settings, not both")
+        if isinstance(token_cache_size, bool) or token_cache_size < 0:
+            raise ValueError("token_cache_size must be a non-negative integer")
+        self.settings = s = settings
+        self.realm = s.realm
+        self._issuers = frozenset(s.issuers)
+        self._audiences = frozenset(s.audiences)
+        self._algorithms = frozenset(s.tuple_of("algorithms"))
+        self._leeway = float(s.leeway)
+        self._scope_claims = s.tuple_of("scope_claims")
+        self._required = tuple(c for c in s.tuple_of("required_claims") if c != "exp")
+        types = s.tuple_of("token_types")
+        self._typ_ok = frozenset(
+            ({"at+jwt", "application/at+jwt"} if "at+jwt" in types else set())
+            | ({"jwt", "application/jwt", None} if "jwt" in types else set())
+        )
+        self._locations = s.tuple_of("token_locations")
+        self._max_size = s.max_token_size
+        self._clock = clock
+        self._hmac: dict[str, VerifyFn] = {}
+        if isinstance(s.shared_secret, bytes):
+            self._hmac = {
+                a: make_hmac_verifier(s.shared_secret, a)
+                for a in HMAC_ALGORITHMS & self._algorithms
+            }
+        self._sources: dict[str, KeySource] = {}
+        self._default_source: KeySource | None = None
+        if key_source is not None:
+            self._default_source = key_source
+        elif keys is not None:
+            self._default_source = StaticKeySource(import_static(keys))
+        elif s.jwks_uri is not None:
+            self._default_source = JWKSKeySource(s.jwks_uri)
+        elif not (self._hmac and len(self._algorithms - HMAC_ALGORITHMS) == 0):
+            self._sources = {iss: JWKSKeySource(issuer=iss) for iss in s.issuers}
+        self._cache: dict[str, _CacheEntry] = {}
+        self._cache_size = token_cache_size
+        self._headers: dict[str, dict[str, Any]] = {}
+
+    # -- public entry points ----------------------------------------------
+    def verify(self, token: str) -> AccessToken:
+        """Verify *token*; return the :class:`AccessToken` or raise :class:`BearerError`."""
+        try:
+            hit = self._cached(token)
+            if hit is not None:
+                return hit
+            header, claims, signing_input, sig = self._decode(token)
+            key = (
+                self._source(claims).get_key(header.get("kid"), header["alg"])
+                if header["alg"] not in self._hmac
+                else None
+            )
+            return self._finish(token, header, claims, signing_input, sig, key)
+        except BearerError as exc:
+            exc.realm = self.realm
+            raise
+
+    async def verify_async(self, token: str) -> AccessToken:
+        """As :meth:`verify`; a key fetch never blocks the event loop."""
+        try:
+            hit = self._cached(token)
+            if hit is not None:
+                return hit
+            header, claims, signing_input, sig = self._decode(token)
+            key = None
+            if header["alg"] not in self._hmac:
+                key = await self._source(claims).get_key_async(header.get("kid"), header["alg"])
+            return self._finish(token, header, claims, signing_input, sig, key)
+        except BearerError as exc:
+            exc.realm = self.realm
+            raise
+
+    def extract(
+        self,
+        authorization: str | Sequence[str] | None,
+        *,
+        query: Sequence[str] | None = None,
+        form: Sequence[str] | None = None,
+    ) -> str | None:
+        """RFC 6750 §2 extraction with this verifier's token locations and realm."""
+        try:
+            return extract_token(authorization, query=query, form=form, locations=self._locations)
+        except BearerError as exc:
+            exc.realm = self.realm
+            raise
+
+    def authenticate(
+        self,
+        authorization: str | Sequence[str] | None,
+        *,
+        query: Sequence[str] | None = None,
+        form: Sequence[str] | None = None,
+    ) -> AccessToken | None:
+        """Extract and verify: the token, ``None`` without credentials, or a raised refusal."""
+        token = self.extract(authorization, query=query, form=form)
+        return None if token is None else self.verify(token)
+
+    async def authenticate_async(
+        self,
+        authorization: str | Sequence[str] | None,
+        *,
+        query: Sequence[str] | None = None,
+        form: Sequence[str] | None = None,
+    ) -> AccessToken | None:
+        """As :meth:`authenticate`, with :meth:`verify_async`."""
+        token = self.extract(authorization, query=query, form=form)
+        return None if token is None else await self.verify_async(token)
+
+    @property
+    def token_locations(self) -> tuple[str, ...]:
+        """Where tokens are accepted (``header``, ``query``, ``form``)."""
+        return self._locations
+
+    def missing(self) -> MissingToken:
+        """The refusal for a request without credentials (bare challenge)."""
+        return MissingToken(realm=self.realm)
+
+    def authorize(self, token: AccessToken, requirements: Requirements | None) -> None:
+        """Raise :class:`InsufficientScope` (403) unless *token* meets *requirements*."""
+        if requirements:
+            try:
+                requirements.check(token)
+            except InsufficientScope as exc:
+                exc.realm = self.realm
+                raise
+
+    # -- internals ----------------------------------------------------------
+    def _cached(self, token: str) -> AccessToken | None:
+        entry = self._cache.get(token) if self._cache_size else None
+        if entry is None:
+            return None
+        now = self._clock()
+        if (
+            (entry.key is None or entry.key.active)
+            and now < entry.exp + self._leeway
+            and now >= entry.nbf - self._leeway
+        ):
+            return entry.token
+        self._cache.pop(token, None)
+        return None
+
+    def _source(self, claims: Mapping[str, Any]) -> KeySource:
+        if self._default_source is not None:
+            return self._default_source
+        source = self._sources.get(claims.get("iss"))  # type: ignore[arg-type]
+        if source is None:
+            raise InvalidToken("invalid_issuer")
+        return source
+
+    def _decode(self, token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
+        if not isinstance(token, str):
+            raise InvalidToken("malformed_token")
+        if len(token) > self._max_size:
+            raise InvalidToken("token_too_large")
+        parts = token.split(".")
+        if len(parts) != 3:
+            raise InvalidToken("jwe_not_supported" if len(parts) == 5 else "malformed_token")
+        h64, p64, s64 = parts
+        header = self._headers.get(h64)
+        if header is None:
+            header = self._parse_header(h64)
+        try:
+            claims = _json_object(_b64decode(p64))
+            sig = _b64decode(s64)
+        except (ValueError, RecursionError):
+            raise InvalidToken("malformed_token") from None
+        return header, claims, f"{h64}.{p64}".encode("ascii"), sig
+
+    def _parse_header(self, h64: str) -> dict[str, Any]:
+        try:
+            header = _json_object(_b64decode(h64))
+        except (ValueError, RecursionError):
+            raise InvalidToken("malformed_token") from None
+        if "enc" in header:
+            raise InvalidToken("jwe_not_supported")
+        alg = header.get("alg")
+        if not isinstance(alg, str):
+            raise InvalidToken("malformed_token")
+        if alg.lower() == "none":
+            raise InvalidToken("alg_none")
+        if alg not in self._algorithms or (alg in HMAC_ALGORITHMS and alg not in self._hmac):
+            raise InvalidToken("alg_not_allowed")
+        # RFC 7515 §4.1.11: we understand no extension, so any crit is refused;
+        # RFC 7797's b64 is refused with or without crit.
+        if "crit" in header or "b64" in header:
+            raise InvalidToken("crit_unsupported")
+        kid = header.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            raise InvalidToken("malformed_token")
+        typ = header.get("typ")
+        if typ is not None and not isinstance(typ, str):
+            raise InvalidToken("invalid_typ")
+        # jku, x5u, jwk, x5c are ignored: a token never chooses its own key.
+        if len(self._headers) < 64:
+            self._headers[h64] = header
+        return header
+
+    def _finish(
+        self,
+        token: str,
+        header: dict[str, Any],
+        claims: dict[str, Any],
+        signing_input: bytes,
+        sig: bytes,
+        key: VerifyKey | None,
+    ) -> AccessToken:
+        alg = header["alg"]
+        verify = self._hmac[alg] if key is None else key.verifier(alg)
+        if not verify(signing_input, sig):
+            raise InvalidToken("bad_signature")
+        typ = header.get("typ")
+        if (typ.lower() if typ is not None else None) not in self._typ_ok:
+            raise InvalidToken("invalid_typ")
+        self._check_claims(claims)
+        access_token = AccessToken(claims, header, read_scopes(claims, self._scope_claims))
+        if self._cache_size:
+            cache = self._cache
+            if len(cache) >= self._cache_size:
+                with contextlib.suppress(StopIteration, KeyError, RuntimeError):
+                    del cache[next(iter(cache))]  # oldest first
+            nbf = claims.get("nbf", claims.get("iat", 0.0))
+            cache[token] = _CacheEntry(
+                access_token, key, claims["exp"], nbf if _is_number(nbf) else 0.0
+            )
+        return access_token
+
+    def _check_claims(self, claims: dict[str, Any]) -> None:
+        if claims.get("iss") not in self._issuers:
+            raise InvalidToken("invalid_issuer")
+        aud = claims.get("aud")
+        if isinstance(aud, str):
+            aud_ok = aud in self._audiences
+        elif isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
+            aud_ok = not self._audiences.isdisjoint(aud)
+        else:
+            aud_ok = False
+        looks_like_id_token = any(c in claims for c in _ID_TOKEN_ONLY) or (
+            isinstance(claims.get("azp"), str) and aud == claims["azp"]
+        )
+        if not aud_ok:
+            raise InvalidToken("id_token_presented" if looks_like_id_token else "invalid_audience")
+        if "at_hash" in claims or "c_hash" in claims:
+            raise InvalidToken("id_token_presented")
+        for name in _NUMERIC_CLAIMS:
+            if name in claims and not _is_number(claims[name]):
+                raise InvalidToken("invalid_claim")
+        for name in _STRING_CLAIMS:
+            if name in claims and not isinstance(claims[name], str):
+                if name == "scope" and isinstance(claims[name], list):
+                    continue
+                raise InvalidToken("invalid_claim")
+        for name in self._required:
+            if name not in claims:
+                raise InvalidToken("missing_claim")
+        if "exp" not in claims:
+            raise InvalidToken("missing_claim")
+        now = self._clock()
+        leeway = self._leeway
+        if now >= claims["exp"] + leeway:
+            raise InvalidToken("expired")
+        if "nbf" in claims and now < claims["nbf"] - leeway:
+            raise InvalidToken("not_yet_valid")
+        if "iat" in claims and now < claims["iat"] - leeway:
+            raise InvalidToken("issued_in_future")
+
+
+def error_response(err: BearerError) -> tuple[int, list[tuple[str, str]], bytes]:
+    """(status, headers, body) for a refusal: what every adapter renders."""
+    return err.status_code, list(err.headers().items()), err.body()
