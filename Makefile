@@ -30,13 +30,13 @@ matrix: $(STAMP)
 	$(BIN)/tox run-parallel -p 2
 
 bench: $(STAMP)
-	$(BIN)/python bench/verify.py
+	$(BIN)/python -m bench.verify
 
 bench-http: $(STAMP)
-	$(BIN)/python bench/http.py
+	$(BIN)/python -m bench.http_bench
 
 loadtest: $(STAMP)
-	$(BIN)/python bench/loadtest.py
+	$(BIN)/python -m bench.loadtest
 
 clean:
 	rm -rf $(VENV) .tox build dist .mypy_cache .ruff_cache .pytest_cache

@@ -27,6 +27,7 @@ DESCRIPTIONS: dict[str, str] = {
     "multiple_authorization_headers": "The request carries more than one Authorization credential",
     "multiple_tokens": "The access token was sent by more than one method",
     "malformed_parameter": "The access_token parameter is malformed",
+    "multiple_credentials": "The request carries credentials for more than one identity",
     # 401 invalid_token
     "token_too_large": "The access token is too large",
     "malformed_token": "The access token is not a well-formed JWT",

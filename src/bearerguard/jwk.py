@@ -7,8 +7,10 @@ or re-derives anything. Signatures are always checked by ``cryptography``.
 
 from __future__ import annotations
 
+import base64
 import hmac
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -16,7 +18,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from joserfc.jwk import ECKey, OKPKey, RSAKey
+from joserfc.jwk import ECKey, OKPKey
 
 from bearerguard.errors import InvalidToken
 
@@ -33,6 +35,7 @@ _SHA: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
 _EC_ALG_CURVE = {"ES256": ("secp256r1", 32), "ES384": ("secp384r1", 48), "ES512": ("secp521r1", 66)}
 _THUMB_MEMBERS = {"RSA": ("e", "n"), "EC": ("crv", "x", "y"), "OKP": ("crv", "x")}
 MIN_RSA_BITS = 2048
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def same_alg(a: str, b: str) -> bool:
@@ -193,12 +196,19 @@ def import_jwk(jwk: Any) -> VerifyKey | None:
         alg is not None and not isinstance(alg, str)
     ):
         return None
-    members = {m: jwk.get(m) for m in _THUMB_MEMBERS[kty]}
+    members: dict[str, Any] = {m: jwk.get(m) for m in _THUMB_MEMBERS[kty]}
     if not all(isinstance(v, str) for v in members.values()):
         return None
     public = {"kty": kty, **members}
     try:
-        cls = {"RSA": RSAKey, "EC": ECKey, "OKP": OKPKey}[kty]
+        if kty == "RSA":
+            # Built directly: joserfc warns (SecurityWarning) on short keys, and a
+            # short key must be kept so that it is refused as weak_key, not skipped.
+            n = int.from_bytes(_b64url(members["n"]), "big")
+            e = int.from_bytes(_b64url(members["e"]), "big")
+            rsa_key = rsa.RSAPublicNumbers(e, n).public_key()
+            return VerifyKey(rsa_key, kid=kid, alg=alg, fingerprint=_fingerprint(public))
+        cls = {"EC": ECKey, "OKP": OKPKey}[kty]
         imported = cls.import_key(public)  # type: ignore[attr-defined]
         key = imported.public_key
     except Exception:
@@ -213,8 +223,17 @@ def import_jwk(jwk: Any) -> VerifyKey | None:
         ),
     ):
         return None
-    fingerprint = json.dumps(public, sort_keys=True, separators=(",", ":"))
-    return VerifyKey(key, kid=kid, alg=alg, fingerprint=fingerprint)
+    return VerifyKey(key, kid=kid, alg=alg, fingerprint=_fingerprint(public))
+
+
+def _fingerprint(public: dict[str, Any]) -> str:
+    return json.dumps(public, sort_keys=True, separators=(",", ":"))
+
+
+def _b64url(value: str) -> bytes:
+    if not value or _B64URL.fullmatch(value) is None:
+        raise ValueError("bad base64url")
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
 
 
 def import_static(keys: Any) -> list[VerifyKey]:

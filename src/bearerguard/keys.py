@@ -11,6 +11,7 @@ whose key is cached never wait on the network.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import threading
 import time
@@ -22,6 +23,7 @@ from bearerguard.discovery import Fetcher, FetchError, discover_jwks_uri, fetch_
 from bearerguard.errors import InvalidToken, KeysUnavailable
 from bearerguard.jwk import VerifyKey, import_jwk
 
+logger = logging.getLogger("bearerguard")
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d{1,10})\"?\s*(?:,|$)", re.IGNORECASE)
 
 
@@ -60,7 +62,12 @@ class KeySet:
         candidates = self.by_kid.get(kid) if kid is not None else None
         if kid is not None:
             if not candidates:
-                return None
+                # Keys configured without a kid (PEM, key objects) also serve
+                # tokens that name one; a kid-bearing key never stands in for another.
+                loose = [k for k in self.keys if k.kid is None and k.fits(alg)]
+                if len(loose) > 1:
+                    raise InvalidToken("ambiguous_key")
+                return loose[0] if loose else None
         else:
             candidates = [k for k in self.keys if k.fits(alg)]
             if not candidates:
@@ -263,7 +270,11 @@ class JWKSKeySource:
                 self._fetcher, self.jwks_uri, timeout=self._timeout, max_bytes=self._max_bytes
             )
             keyset = parse_jwks(doc, self._keyset)
-        except FetchError:
+        except FetchError as exc:
+            # Only the URL and a fixed failure class are logged: no response content.
+            logger.warning(
+                "bearerguard: key set fetch failed (%s): %s", self.jwks_uri or self.issuer, exc
+            )
             self._last_ok = False
             return
         now = self._clock()

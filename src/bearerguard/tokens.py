@@ -10,14 +10,17 @@ from typing import Any
 
 def read_scopes(claims: Mapping[str, Any], scope_claims: tuple[str, ...]) -> frozenset[str]:
     """Collect scopes from ``scope``/``scp`` (string or array) and ``permissions`` (array)."""
-    scopes: set[str] = set()
+    scopes: frozenset[str] | None = None  # most tokens carry one scope claim: no merging
     for name in scope_claims:
         value = claims.get(name)
         if isinstance(value, str):
-            scopes.update(value.split())
+            found = value.split()
         elif isinstance(value, list):
-            scopes.update(v for v in value if isinstance(v, str) and v)
-    return frozenset(scopes)
+            found = [v for v in value if isinstance(v, str) and v]
+        else:
+            continue
+        scopes = frozenset(found) if scopes is None else scopes.union(found)
+    return frozenset() if scopes is None else scopes
 
 
 class AccessToken(Mapping[str, Any]):

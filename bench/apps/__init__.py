@@ -1,0 +1,6 @@
+"""Tiny benchmark apps, one per framework: ``/open`` and ``/protected``.
+
+``BENCH_MODE=bearerguard`` (default) protects ``/protected`` with the framework's bearerguard
+adapter; ``BENCH_MODE=pyjwt`` does it by hand with PyJWT's ``PyJWKClient`` (the baseline).
+Settings come from ``BEARERGUARD_ISSUER``, ``BEARERGUARD_AUDIENCE``, ``BEARERGUARD_JWKS_URI``.
+"""

@@ -1,0 +1,48 @@
+"""Starlette benchmark app: ``uvicorn bench.apps.starlette_app:app``."""
+
+from __future__ import annotations
+
+import os
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from bearerguard import Settings, Verifier
+from bearerguard.adapters.starlette import bearer_auth_middleware, require_scopes
+
+from ._pyjwt import CHALLENGE, MODE, check
+
+
+async def open_route(request: Request) -> JSONResponse:
+    return JSONResponse({"message": "public"})
+
+
+@require_scopes("read:messages")
+async def protected(request: Request) -> JSONResponse:
+    return JSONResponse({"sub": request.auth.token.subject})
+
+
+async def protected_pyjwt(request: Request) -> JSONResponse:
+    claims = check(request.headers.get("authorization"))
+    if claims is None:
+        return JSONResponse(
+            {"error": "invalid_token"}, status_code=401, headers={"WWW-Authenticate": CHALLENGE}
+        )
+    return JSONResponse({"sub": claims["sub"]})
+
+
+middleware: list[Middleware] = []
+if MODE == "pyjwt":
+    endpoint = protected_pyjwt
+else:
+    endpoint = protected
+    # BEARERGUARD_TOKEN_CACHE_SIZE is adapter-level (Settings ignores it); Flask and Django read it.
+    size = int(os.environ.get("BEARERGUARD_TOKEN_CACHE_SIZE", "1024"))
+    middleware.append(bearer_auth_middleware(Verifier(Settings.from_env(), token_cache_size=size)))
+
+app = Starlette(
+    routes=[Route("/open", open_route), Route("/protected", endpoint)], middleware=middleware
+)

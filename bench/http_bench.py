@@ -1,0 +1,561 @@
+"""Requests per second through each framework, open route against protected route.
+
+Run from the repository root (``-m``: a script named http.py must not shadow the stdlib)::
+
+    PYTHONPATH=src .venv/bin/python -m bench.http_bench [--seconds 5] [--connections 8]
+        [--frameworks starlette,flask,django] [--fresh-tokens 3000] [--no-baseline]
+
+Servers: Starlette on uvicorn, Flask and Django on gunicorn (one sync worker), each running
+an app from ``bench/apps`` against the real test ``Issuer`` on 127.0.0.1 (keys over HTTP).
+Cells per framework: ``/open``; ``/protected`` with the same token on every request (a
+token-cache hit) and with a fresh token per request (a list of pre-minted tokens longer than
+the verifier's 1024-entry cache, so every request verifies a signature); then the same with
+a hand-written PyJWT ``PyJWKClient`` check (the baseline). Load comes from ``wrk`` (one
+thread, a Lua script rotating ``Authorization``) or, without it, a bounded Python client.
+With two or more CPUs the server is pinned to CPU 0 and the load generator to CPU 1. Every
+process started is stopped by PID in ``finally``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import http.client
+import importlib
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bearerguard import Verifier
+from bearerguard.testing import Issuer
+
+from ._tokens import AUDIENCE, environment, mint
+
+ROOT = Path(__file__).resolve().parent.parent
+# Where the servers import bearerguard from: BENCH_SRC=/path/to/copy compares a patched copy.
+SRC = os.environ.get("BENCH_SRC", str(ROOT / "src"))
+FRAMEWORKS = {
+    "starlette": ["uvicorn", "bench.apps.starlette_app:app", "--no-access-log"],
+    "flask": ["gunicorn", "bench.apps.flask_app:app", "-w", "1", "-k", "sync"],
+    "django": ["gunicorn", "bench.apps.django_app:app", "-w", "1", "-k", "sync"],
+}
+SAME_TOKEN_TARGET = {"starlette": 0.90, "flask": 0.95, "django": 0.95}
+FRESH_TARGET = 1.3  # added µs per request <= 1.3 x the uncached verification cost
+WRK_SCRIPT = """
+local tokens, n, i, path = {}, 0, 0, "/"
+function init(args)
+  path = args[1]
+  if args[2] then
+    for line in io.lines(args[2]) do n = n + 1; tokens[n] = line end
+  end
+end
+function request()
+  if n == 0 then return wrk.format("GET", path) end
+  i = i % n + 1
+  return wrk.format("GET", path, {["Authorization"] = "Bearer " .. tokens[i]})
+end
+"""
+
+
+@dataclass
+class Cell:
+    framework: str
+    mode: str  # "bearerguard" or "pyjwt"
+    label: str
+    path: str
+    tokens: str  # "none", "same", "fresh"
+    rps: float = 0.0
+    cpu_us: float = 0.0  # server CPU time (user + system, all its processes) per request
+    errors: int = 0
+
+
+def cpu_seconds(pgid: int) -> float:
+    """User + system CPU time of every live process in group *pgid* (Linux /proc)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after "(comm)": state, ppid, pgrp, ...
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+# -- processes ------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pin(cpu: int) -> list[str]:
+    if (os.cpu_count() or 1) >= 2 and shutil.which("taskset"):
+        return ["taskset", "-c", str(cpu)]
+    return []
+
+
+@contextlib.contextmanager
+def server(framework: str, mode: str, issuer: Issuer) -> Iterator[tuple[int, int]]:
+    """Start one framework's app in *mode*; yield (port, process group); stop it afterwards."""
+    port = _free_port()
+    tool, target, *extra = FRAMEWORKS[framework]
+    exe = str(Path(sys.executable).parent / tool)
+    bind = ["--host", "127.0.0.1", "--port", str(port)]
+    if tool == "gunicorn":
+        bind = ["-b", f"127.0.0.1:{port}"]
+    cmd = [*_pin(0), exe, target, *bind, "--log-level", "warning", *extra]
+    env = dict(os.environ)
+    env.update(
+        PYTHONPATH=os.pathsep.join([SRC, str(ROOT)]),
+        BENCH_MODE=mode,
+        BEARERGUARD_ISSUER=issuer.issuer,
+        BEARERGUARD_AUDIENCE=AUDIENCE,
+        BEARERGUARD_JWKS_URI=issuer.jwks_uri,
+    )
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{framework} server exited with {proc.returncode}")
+            with contextlib.suppress(OSError):
+                if _get(port, "/open")[0] == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{framework} server did not answer within 20 s")
+            time.sleep(0.1)
+        yield port, proc.pid  # start_new_session: the group id is the PID
+    finally:
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)  # our own session: the server and its worker
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+
+
+def _get(port: int, path: str, token: str | None = None) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+# -- load generators ------------------------------------------------------------------------
+def run_wrk(
+    port: int, path: str, tokens_file: Path | None, seconds: float, connections: int, work: Path
+) -> tuple[float, int, int]:
+    script = work / "rotate.lua"
+    script.write_text(WRK_SCRIPT)
+    cmd = [
+        *_pin(1),
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "-s",
+        str(script),
+        f"http://127.0.0.1:{port}{path}",
+        "--",
+        path,
+    ]
+    if tokens_file is not None:
+        cmd.append(str(tokens_file))
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30, check=True)
+    rps, total, errors = 0.0, 0, 0
+    for line in out.stdout.splitlines():
+        parts = line.split()
+        if line.startswith("Requests/sec:"):
+            rps = float(parts[1])
+        elif len(parts) > 2 and parts[1] == "requests" and parts[2] == "in":
+            total = int(parts[0])
+        elif line.strip().startswith(("Non-2xx", "Socket errors")):
+            errors += sum(int(p.rstrip(",")) for p in parts if p.rstrip(",").isdigit())
+    return rps, total, errors
+
+
+def run_python(
+    port: int, path: str, tokens: list[str], seconds: float, connections: int
+) -> tuple[float, int, int]:
+    """Threads with keep-alive connections; bounded by *seconds*. Slower than wrk."""
+    deadline = time.monotonic() + seconds
+    counts = [0] * connections
+    errors = [0] * connections
+
+    def worker(n: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        i = n
+        while time.monotonic() < deadline:
+            headers = {"Authorization": f"Bearer {tokens[i % len(tokens)]}"} if tokens else {}
+            i += connections
+            try:
+                conn.request("GET", path, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                if response.status != 200:
+                    errors[n] += 1
+            except (OSError, http.client.HTTPException):
+                errors[n] += 1
+                conn.close()
+            counts[n] += 1
+        conn.close()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(connections)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(counts) / (time.monotonic() - start), sum(counts), sum(errors)
+
+
+# -- in-process: the app called directly, no server or socket -------------------------------
+APP_MODULES = {
+    "starlette": "bench.apps.starlette_app",
+    "flask": "bench.apps.flask_app",
+    "django": "bench.apps.django_app",
+}
+
+
+def _wsgi_caller(app: Any) -> Callable[[str, str | None], int]:
+    def call(path: str, token: str | None) -> int:
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": "GET",
+            "SCRIPT_NAME": "",
+            "PATH_INFO": path,
+            "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_HOST": "127.0.0.1",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(),
+            "wsgi.errors": sys.stderr,
+            "wsgi.version": (1, 0),
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        if token is not None:
+            environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        status: list[str] = []
+        body = app(environ, lambda s, h, e=None: status.append(s))
+        try:
+            for _ in body:
+                pass
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+        return int(status[0][:3])
+
+    return call
+
+
+def _asgi_caller(app: Any) -> Callable[[str, str | None], int]:
+    loop = asyncio.new_event_loop()
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def one(path: str, token: str | None) -> int:
+        headers = [(b"host", b"127.0.0.1")]
+        if token is not None:
+            headers.append((b"authorization", f"Bearer {token}".encode()))
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 80),
+        }
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+        return int(sent[0]["status"])
+
+    return lambda path, token: loop.run_until_complete(one(path, token))
+
+
+def in_process(framework: str, tokens_file: str, n: int, rounds: int) -> dict[str, float]:
+    """µs per request through the app itself (env already set); median of interleaved rounds."""
+    app = importlib.import_module(APP_MODULES[framework]).app
+    call = (_asgi_caller if framework == "starlette" else _wsgi_caller)(app)
+    fresh = Path(tokens_file).read_text().split()
+    plan: dict[str, tuple[str, list[str] | None]] = {
+        "none": ("/open", None),
+        "same": ("/protected", fresh[:1]),
+        "fresh": ("/protected", fresh),
+    }
+    for path, toks in plan.values():  # warm up; every answer must be 200
+        for i in range(20):
+            if call(path, toks[i % len(toks)] if toks else None) != 200:
+                raise SystemExit(f"{framework}: {path} did not answer 200")
+    out: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        for name, (path, toks) in plan.items():
+            gc.collect()
+            start = time.perf_counter()
+            if toks is None:
+                for _ in range(n):
+                    call(path, None)
+            else:
+                for i in range(n):
+                    call(path, toks[i % len(toks)])
+            out.setdefault(name, []).append((time.perf_counter() - start) / n * 1e6)
+    return {name: statistics.median(v) for name, v in out.items()}
+
+
+def run_in_process(
+    framework: str, mode: str, issuer: Issuer, tokens_file: Path, n: int, rounds: int
+) -> dict[str, float]:
+    env = dict(os.environ)
+    env.update(
+        PYTHONPATH=os.pathsep.join([SRC, str(ROOT)]),
+        BENCH_MODE=mode,
+        BEARERGUARD_ISSUER=issuer.issuer,
+        BEARERGUARD_AUDIENCE=AUDIENCE,
+        BEARERGUARD_JWKS_URI=issuer.jwks_uri,
+    )
+    cmd = [*_pin(0), sys.executable, "-m", "bench.http_bench", "--in-process", framework]
+    cmd += [str(tokens_file), str(n), str(rounds)]
+    out = subprocess.run(
+        cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"in-process {framework}/{mode} failed:\n{out.stderr[-2000:]}")
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+# -- the schedule ----------------------------------------------------------------------------
+def cells_for(framework: str, baseline: bool) -> list[Cell]:
+    cells = [
+        Cell(framework, "bearerguard", "open route", "/open", "none"),
+        Cell(framework, "bearerguard", "bearerguard, same token", "/protected", "same"),
+        Cell(framework, "bearerguard", "bearerguard, fresh token", "/protected", "fresh"),
+    ]
+    if baseline:
+        cells += [
+            Cell(framework, "pyjwt", "PyJWT app: open route", "/open", "none"),
+            Cell(framework, "pyjwt", "PyJWT bearer check, same token", "/protected", "same"),
+            Cell(framework, "pyjwt", "PyJWT bearer check, fresh token", "/protected", "fresh"),
+        ]
+    return cells
+
+
+def uncached_verify_us(issuer: Issuer, tokens: list[str]) -> float:
+    """The in-process cost of one uncached verification (best of 5 passes), on CPU 0."""
+    v = Verifier(issuer=issuer.issuer, audience=AUDIENCE, keys=issuer.jwks(), token_cache_size=0)
+    sample = tokens[:500]
+    pinned = hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2
+    before = os.sched_getaffinity(0) if pinned else set()
+    if pinned:
+        os.sched_setaffinity(0, {0})
+    try:
+        best = float("inf")
+        for _ in range(5):
+            start = time.perf_counter()
+            for t in sample:
+                v.verify(t)
+            best = min(best, (time.perf_counter() - start) / len(sample) * 1e6)
+    finally:
+        if pinned:
+            os.sched_setaffinity(0, before)
+    return best
+
+
+def report(cells: list[Cell], verify_us: float, rounds: int) -> list[str]:
+    """The table and the targets. Ratios use server CPU per request: on a shared machine
+    throughput swings with the neighbours' load, CPU time per request much less."""
+    lines = [
+        f"\nuncached RS256 verification in-process: {verify_us:.1f} µs; medians of {rounds} "
+        "round(s); 'vs open' = CPU(open) / CPU(cell); 'added' = CPU(cell) - CPU(open)",
+        f"{'framework':<10} {'cell':<34} {'req/s':>7} {'CPU µs/req':>11} {'vs open':>8}"
+        f" {'added µs':>9} {'x verify':>9} {'rps ratio':>9} {'errors':>6}",
+    ]
+    checks = []
+    for fw in dict.fromkeys(c.framework for c in cells):
+        rows = [c for c in cells if c.framework == fw]
+        for c in rows:
+            base = next(o for o in rows if o.mode == c.mode and o.tokens == "none")
+            ratio = base.cpu_us / c.cpu_us if c.cpu_us else 0.0
+            added = c.cpu_us - base.cpu_us
+            times = added / verify_us
+            rps_ratio = c.rps / base.rps if base.rps else 0.0
+            if c.tokens == "none":
+                cols = " " * 39
+            else:
+                x = f"{times:>9.2f}" if c.tokens == "fresh" else " " * 9
+                cols = f"{ratio:>8.2f} {added:>9.1f} {x} {rps_ratio:>9.2f}"
+            lines.append(
+                f"{fw:<10} {c.label:<34} {c.rps:>7.0f} {c.cpu_us:>11.1f} {cols} {c.errors:>6}"
+            )
+            if c.mode == "bearerguard" and c.tokens == "same":
+                target = SAME_TOKEN_TARGET[fw]
+                checks.append((f"{fw}: same token >= {target:.2f} of open", ratio, ratio >= target))
+            if c.mode == "bearerguard" and c.tokens == "fresh":
+                label = f"{fw}: fresh token added <= {FRESH_TARGET}x verify"
+                checks.append((label, times, times <= FRESH_TARGET))
+    lines.append("\ntargets (by server CPU per request)")
+    lines += [f"  {label:<44} {v:>6.2f} {'PASS' if ok else 'FAIL'}" for label, v, ok in checks]
+    if any(c.errors for c in cells):
+        lines.append("\nWARNING: some cells saw errors or non-2xx answers: their figures are void")
+    return lines
+
+
+def report_in_process(
+    results: dict[tuple[str, str], dict[str, float]], verify_us: float
+) -> list[str]:
+    lines = [
+        "\nin-process (the app called directly: framework + adapter + verifier, no server)",
+        f"{'framework':<10} {'check':<12} {'open µs':>8} {'same µs':>8} {'added':>6} {'vs open':>8}"
+        f" {'fresh µs':>9} {'added':>6} {'x verify':>9}",
+    ]
+    checks = []
+    for (fw, mode), r in results.items():
+        same, fresh = r["same"] - r["none"], r["fresh"] - r["none"]
+        ratio, times = r["none"] / r["same"], fresh / verify_us
+        lines.append(
+            f"{fw:<10} {mode:<12} {r['none']:>8.1f} {r['same']:>8.1f} {same:>6.1f} {ratio:>8.2f}"
+            f" {r['fresh']:>9.1f} {fresh:>6.1f} {times:>9.2f}"
+        )
+        if mode == "bearerguard":  # the same-token target is about servers: see below
+            label = f"{fw}: fresh token added <= {FRESH_TARGET}x verify"
+            checks.append((label, times, times <= FRESH_TARGET))
+    lines.append("\ntargets (in-process)")
+    lines += [f"  {label:<44} {v:>6.2f} {'PASS' if ok else 'FAIL'}" for label, v, ok in checks]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--in-process"]:  # the child process of run_in_process
+        fw, tokens_file, n, rounds = argv[1], argv[2], int(argv[3]), int(argv[4])
+        print(json.dumps(in_process(fw, tokens_file, n, rounds)))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--requests", type=int, default=2000, help="in-process, per cell (2000)")
+    parser.add_argument("--no-servers", action="store_true", help="in-process figures only")
+    parser.add_argument("--seconds", type=float, default=2.0, help="per cell and round (2)")
+    parser.add_argument("--connections", type=int, default=8, help="concurrent connections (8)")
+    parser.add_argument("--frameworks", default=",".join(FRAMEWORKS))
+    parser.add_argument("--fresh-tokens", type=int, default=3000, help="> the cache's 1024")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (3; median)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the PyJWT rows")
+    parser.add_argument("--python-client", action="store_true", help="do not use wrk")
+    args = parser.parse_args(argv)
+    frameworks = [f.strip() for f in args.frameworks.split(",") if f.strip()]
+    if set(frameworks) - set(FRAMEWORKS) or args.seconds <= 0 or args.connections < 1:
+        parser.error(f"frameworks among {list(FRAMEWORKS)}; seconds and connections positive")
+    use_wrk = shutil.which("wrk") is not None and not args.python_client
+    print(environment())
+    print(
+        f"load: {'wrk -t1' if use_wrk else 'Python threads'} -c{args.connections}, "
+        f"{args.seconds:g} s per cell, {args.fresh_tokens} fresh tokens; "
+        f"pinning: {' '.join(_pin(0)) or 'none'} (server) / {' '.join(_pin(1)) or 'none'} (load)"
+    )
+
+    with Issuer(audience=AUDIENCE) as issuer, tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        same = mint(issuer, "RS256", 1)
+        fresh = mint(issuer, "RS256", args.fresh_tokens)
+        files = {"same": work / "same.txt", "fresh": work / "fresh.txt"}
+        files["same"].write_text(same[0] + "\n")
+        files["fresh"].write_text("\n".join(fresh) + "\n")
+        verify_us = uncached_verify_us(issuer, fresh)
+        print(f"uncached RS256 verification in-process: {verify_us:.1f} µs")
+        modes = ("bearerguard", "pyjwt") if not args.no_baseline else ("bearerguard",)
+        inproc = {}
+        for fw in frameworks:
+            for mode in modes:
+                r = run_in_process(fw, mode, issuer, files["fresh"], args.requests, args.rounds)
+                inproc[(fw, mode)] = r
+                print(f"  in-process {fw:<10} {mode:<12} " + json.dumps(r), flush=True)
+        if args.no_servers:
+            frameworks = []
+        results: dict[tuple[str, str], list[tuple[float, float, int]]] = {}
+        cells = [c for fw in frameworks for c in cells_for(fw, not args.no_baseline)]
+
+        def load(port: int, c: Cell, seconds: float) -> tuple[float, int, int]:
+            if use_wrk:
+                return run_wrk(port, c.path, files.get(c.tokens), seconds, args.connections, work)
+            toks = {"none": [], "same": same, "fresh": fresh}[c.tokens]
+            return run_python(port, c.path, toks, seconds, args.connections)
+
+        for fw in frameworks:
+            for mode in ("bearerguard", "pyjwt"):
+                mine = [c for c in cells if c.framework == fw and c.mode == mode]
+                if not mine:
+                    continue
+                with server(fw, mode, issuer) as (port, pgid):
+                    status, body = _get(port, "/protected", same[0])
+                    if status != 200 or b'"user-1"' not in body:
+                        raise SystemExit(f"{fw}/{mode}: /protected answered {status}")
+                    for c in mine:  # warm-up: JWKS fetch, caches, code paths
+                        load(port, c, 1)
+                    # Interleaved: each round runs every cell once, so drift (and the
+                    # neighbours' load) hits every cell alike; the median is reported.
+                    for _ in range(args.rounds):
+                        for c in mine:
+                            cpu = cpu_seconds(pgid)
+                            rps, total, errors = load(port, c, args.seconds)
+                            cpu_us = (cpu_seconds(pgid) - cpu) / max(total, 1) * 1e6
+                            results.setdefault((fw, c.label), []).append((rps, cpu_us, errors))
+                            print(
+                                f"  {fw:<10} {c.label:<34} {rps:>7.0f} req/s {cpu_us:>7.1f} "
+                                "CPU µs/req",
+                                flush=True,
+                            )
+        for c in cells:
+            runs = results[(c.framework, c.label)]
+            c.rps = statistics.median(r for r, _, _ in runs)
+            c.cpu_us = statistics.median(u for _, u, _ in runs)
+            c.errors = sum(e for _, _, e in runs)
+    lines = report_in_process(inproc, verify_us)
+    if cells:
+        lines += report(cells, verify_us, args.rounds)
+    for line in lines:
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

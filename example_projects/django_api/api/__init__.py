@@ -1,0 +1,1 @@
+"""A Django API protected by bearerguard (see ../README.md)."""

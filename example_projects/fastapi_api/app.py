@@ -1,0 +1,79 @@
+"""A FastAPI API protected by bearerguard (see README.md).
+
+Start it from this folder: ``uvicorn app:app --host 127.0.0.1 --port 8000``.
+Every ``BEARERGUARD_*`` environment variable configures it (issuer, audience, ...).
+What it adds to the Starlette example: the token is a dependency, and the security
+scheme and each route's scopes show up in the OpenAPI docs at /docs.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Security
+
+from bearerguard import AccessToken, ClaimEquals, ClaimIncludes, Settings, Verifier
+from bearerguard.adapters.fastapi import BearerToken, install_error_handler
+
+# Fails here, at startup, when a setting is missing or wrong.
+verifier = Verifier(Settings.from_env())
+bearer = BearerToken(verifier)
+
+app = FastAPI(title="bearerguard FastAPI example")
+install_error_handler(app)  # refusals rendered per RFC 6750, not as {"detail": ...}
+
+BOTH = ["GET", "POST"]
+#: Any valid access token; ``Security(bearer, scopes=[...])`` adds required scopes.
+Token = Annotated[AccessToken, Depends(bearer)]
+
+
+def describe(token: AccessToken) -> dict[str, Any]:
+    """Who called, with which scopes, and every claim of their access token."""
+    return {"sub": token.subject, "scopes": sorted(token.scopes), "claims": dict(token.claims)}
+
+
+@app.api_route("/api/public", methods=BOTH)
+async def public() -> dict[str, Any]:
+    return {"message": "public"}
+
+
+@app.api_route("/api/private", methods=BOTH)
+async def private(token: Token) -> dict[str, Any]:
+    return describe(token)
+
+
+@app.api_route("/api/private-scoped", methods=BOTH)
+async def private_scoped(
+    token: Annotated[AccessToken, Security(bearer, scopes=["read:messages"])],
+) -> dict[str, Any]:
+    return describe(token)
+
+
+@app.api_route("/api/private-scoped-rw", methods=BOTH)
+async def private_scoped_rw(
+    token: Annotated[AccessToken, Security(bearer, scopes=["read:messages", "write:messages"])],
+) -> dict[str, Any]:
+    return describe(token)
+
+
+# Claim checks are part of the dependency: one BearerToken per requirement.
+needs_permission = BearerToken(verifier, claims=[ClaimIncludes("permissions", "read:messages")])
+needs_acme = BearerToken(verifier, claims=[ClaimEquals("tenant", "acme")])
+needs_writer = BearerToken(verifier, claims=[ClaimIncludes("roles", "writer")])
+
+
+@app.api_route("/api/private-permission", methods=BOTH)
+async def private_permission(
+    token: Annotated[AccessToken, Depends(needs_permission)],
+) -> dict[str, Any]:
+    return describe(token)
+
+
+@app.api_route("/api/private-tenant", methods=BOTH)
+async def private_tenant(token: Annotated[AccessToken, Depends(needs_acme)]) -> dict[str, Any]:
+    return describe(token)
+
+
+@app.api_route("/api/private-roles", methods=BOTH)
+async def private_roles(token: Annotated[AccessToken, Depends(needs_writer)]) -> dict[str, Any]:
+    return describe(token)

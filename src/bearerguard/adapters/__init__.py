@@ -1,0 +1,1 @@
+"""Framework adapters; import each by its full path (``bearerguard.adapters.django``)."""

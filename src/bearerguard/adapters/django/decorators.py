@@ -1,0 +1,141 @@
+"""View decorators: ``require_token``, ``require_scopes`` and ``require_claim``.
+
+They authorize: the middleware has already authenticated the request (and
+refused any invalid token), so a decorator only checks that a token is present
+and meets the view's requirements, answering 401 (bare challenge) or 403
+``insufficient_scope`` through the core's responses. They work on function
+views, ``async def`` views and class-based views (decorate the class, its
+``dispatch``, or use ``method_decorator``). Without ``BearerAuthMiddleware``
+they raise ``ImproperlyConfigured``.
+
+Decorated views are exempt from Django's CSRF check, as DRF's views are: they
+run only for a request carrying a valid bearer token, which a browser never
+attaches on its own, and a session cannot stand in for it (see the middleware's
+one-identity rule). Views guarded only by ``BEARERGUARD_PROTECTED_PATHS`` keep
+Django's CSRF check; mark them ``@csrf_exempt`` for unsafe methods.
+
+Example::
+
+    @require_scopes("read:messages")
+    def messages(request):
+        return JsonResponse({"sub": request.access_token.subject})
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, cast, overload
+
+from asgiref.sync import iscoroutinefunction
+from django.http import HttpResponse
+from django.views import View
+
+from bearerguard.adapters.django._http import render
+from bearerguard.adapters.django.conf import get_verifier
+from bearerguard.adapters.django.middleware import get_access_token
+from bearerguard.errors import BearerError
+from bearerguard.requirements import ClaimEquals, ClaimIncludes, Requirements
+
+__all__ = ["require_claim", "require_scopes", "require_token"]
+
+_V = TypeVar("_V", bound=Callable[..., Any])
+_UNSET: Any = object()
+
+
+def _refusal(args: tuple[Any, ...], requirements: Requirements) -> HttpResponse | None:
+    # A method's first argument is the view instance, the request follows it.
+    request = args[1] if args and isinstance(args[0], View) else args[0]
+    token = get_access_token(request)
+    verifier = get_verifier()
+    try:
+        if token is None:
+            raise verifier.missing()  # RFC 6750 §3.1: no error code without credentials
+        verifier.authorize(token, requirements)
+    except BearerError as err:
+        return render(err)
+    return None
+
+
+def _async_owner(view: Callable[..., Any], args: tuple[Any, ...]) -> bool:
+    # An async class-based view's (sync) dispatch must hand back an awaitable.
+    owner = args[0] if args and isinstance(args[0], View) else None
+    func: Any = view
+    while owner is None and isinstance(func, functools.partial):  # method_decorator
+        func = func.func
+        owner = getattr(func, "__self__", None)
+    return isinstance(owner, View) and bool(owner.view_is_async)
+
+
+async def _awaitable(response: HttpResponse) -> HttpResponse:
+    return response
+
+
+def _decorator(requirements: Requirements) -> Callable[[_V], _V]:
+    def decorate(view: _V) -> _V:
+        if isinstance(view, type):
+            if not issubclass(view, View):
+                raise TypeError("decorate a view function or a django.views.View subclass")
+            view.dispatch = decorate(view.dispatch)  # type: ignore[method-assign]
+            return cast(_V, view)
+        if iscoroutinefunction(view):
+
+            @functools.wraps(view)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                refusal = _refusal(args, requirements)
+                if refusal is not None:
+                    return refusal
+                return await view(*args, **kwargs)
+
+            async_wrapper.csrf_exempt = True  # type: ignore[attr-defined]
+            return cast(_V, async_wrapper)
+
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            refusal = _refusal(args, requirements)
+            if refusal is None:
+                return view(*args, **kwargs)
+            return _awaitable(refusal) if _async_owner(view, args) else refusal
+
+        wrapper.csrf_exempt = True  # type: ignore[attr-defined]
+        return cast(_V, wrapper)
+
+    return decorate
+
+
+@overload
+def require_token(view: _V, /) -> _V: ...
+@overload
+def require_token(view: None = None, /) -> Callable[[_V], _V]: ...
+def require_token(view: _V | None = None, /) -> _V | Callable[[_V], _V]:
+    """Require a valid token (401 with a bare challenge without one).
+
+    Use as ``@require_token`` or ``@require_token()``.
+    """
+    decorate: Callable[[_V], _V] = _decorator(Requirements())
+    return decorate if view is None else decorate(view)
+
+
+def require_scopes(*scopes: str, any_of: Iterable[str] = ()) -> Callable[[_V], _V]:
+    """Require every scope in *scopes* and, if given, at least one of *any_of*.
+
+    A token lacking them gets 403 ``insufficient_scope`` with the ``scope``
+    parameter (RFC 6750 §3.1). Raises ``ValueError`` when no scope is named or
+    one is not a valid scope-token.
+    """
+    requirements = Requirements(scopes=scopes, any_scopes=tuple(any_of))
+    if not (requirements.scopes or requirements.any_scopes):
+        raise ValueError("require_scopes needs at least one scope")
+    return _decorator(requirements)
+
+
+def require_claim(name: str, *, equals: Any = _UNSET, includes: Any = _UNSET) -> Callable[[_V], _V]:
+    """Require the claim *name* to equal *equals*, or to be a list including *includes*.
+
+    Give exactly one of ``equals`` / ``includes`` (else ``TypeError``). A token
+    failing it gets 403 ``insufficient_scope`` (reason ``claim_requirement_failed``).
+    """
+    if (equals is _UNSET) == (includes is _UNSET):
+        raise TypeError("require_claim needs exactly one of equals= or includes=")
+    check = ClaimEquals(name, equals) if includes is _UNSET else ClaimIncludes(name, includes)
+    return _decorator(Requirements(claims=[check]))

@@ -1,0 +1,1 @@
+"""Framework-free protocol middleware: ``bearerguard.middleware.asgi`` and ``bearerguard.middleware.wsgi``."""

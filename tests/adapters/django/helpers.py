@@ -1,0 +1,49 @@
+"""Assertions and expected values shared by the Django adapter tests."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+MISSING = 'Bearer realm="api"'
+MISSING_BODY = {
+    "error": None,
+    "error_description": "Authentication required",
+    "reason": "missing_token",
+}
+SCOPE_DESCRIPTION = "The access token lacks a required scope"
+CLAIM_DESCRIPTION = "The access token does not meet this resource's requirements"
+
+
+def insufficient(scope: str | None = None) -> str:
+    """The 403 challenge for a missing scope (or a failed claim when *scope* is None)."""
+    if scope is None:
+        return f'Bearer realm="api", error="insufficient_scope", error_description="{CLAIM_DESCRIPTION}"'
+    return (
+        f'Bearer realm="api", error="insufficient_scope", '
+        f'error_description="{SCOPE_DESCRIPTION}", scope="{scope}"'
+    )
+
+
+def invalid(description: str, error: str = "invalid_token") -> str:
+    return f'Bearer realm="api", error="{error}", error_description="{description}"'
+
+
+def body(error: str | None, description: str, reason: str) -> dict[str, Any]:
+    return {"error": error, "error_description": description, "reason": reason}
+
+
+def assert_refused(
+    response: Any, status: int, challenge: str | None, expected_body: dict[str, Any]
+) -> None:
+    """Exact status, WWW-Authenticate, Cache-Control and JSON body of a refusal."""
+    assert response.status_code == status
+    assert response.get("WWW-Authenticate") == challenge
+    assert response["Content-Type"] == "application/json"
+    assert response["Cache-Control"] == "no-store"
+    assert response.content == json.dumps(expected_body, separators=(",", ":")).encode()
+
+
+def bearer(token: str) -> dict[str, Any]:
+    """Test client keyword arguments sending *token* in the Authorization header."""
+    return {"headers": {"Authorization": f"Bearer {token}"}}

@@ -1,0 +1,107 @@
+"""Fixtures for the Flask adapter tests: a real test issuer, apps wired to it, a real server."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from bearerguard.errors import DESCRIPTIONS
+from bearerguard.testing import Issuer
+
+AUD = "https://api.example.com"
+
+
+def challenge(error: str | None = None, reason: str | None = None, scope: str | None = None) -> str:
+    """The exact ``WWW-Authenticate`` value the contract prescribes."""
+    if error is None:
+        return 'Bearer realm="api"'
+    value = (
+        f'Bearer realm="api", error="{error}", error_description="{DESCRIPTIONS[reason or error]}"'
+    )
+    return value + (f', scope="{scope}"' if scope else "")
+
+
+def body(error: str | None, reason: str) -> dict[str, Any]:
+    """The exact JSON error body."""
+    return {"error": error, "error_description": DESCRIPTIONS[reason], "reason": reason}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="package")
+def issuer() -> Iterator[Issuer]:
+    with Issuer(audience=AUD) as iss:
+        yield iss
+
+
+@pytest.fixture
+def config(issuer: Issuer) -> dict[str, Any]:
+    return {
+        "BEARERGUARD_ISSUER": issuer.issuer,
+        "BEARERGUARD_AUDIENCE": AUD,
+        "BEARERGUARD_JWKS_URI": issuer.jwks_uri,
+    }
+
+
+@pytest.fixture
+def make_flask(config: dict[str, Any]) -> Callable[..., Any]:
+    """A Flask app configured for the issuer; keyword arguments override config keys."""
+
+    def make(**overrides: Any) -> Any:
+        from flask import Flask
+
+        app = Flask("bearerguard_test")
+        app.config.update(config)
+        app.config.update(overrides)
+        return app
+
+    return make
+
+
+@contextlib.contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """Run *app* under werkzeug's threaded server on 127.0.0.1; yield its base URL."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def http_request(
+    url: str,
+    method: str,
+    path: str,
+    headers: list[tuple[str, str]] | None = None,
+    data: bytes | None = None,
+) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """One HTTP request with exact header lines (repeated headers included)."""
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        for name, value in headers or []:
+            conn.putheader(name, value)
+        if data is not None:
+            conn.putheader("Content-Length", str(len(data)))
+        conn.endheaders(data)
+        resp = conn.getresponse()
+        return resp.status, resp.headers, resp.read()
+    finally:
+        conn.close()

@@ -1,0 +1,116 @@
+"""Start the contract apps as real servers (uvicorn / gunicorn) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def command(kind: str, target: str, port: int) -> list[str]:
+    if kind == "asgi":
+        return [
+            sys.executable, "-m", "uvicorn", target,
+            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
+        ]  # fmt: skip
+    return [
+        sys.executable, "-m", "gunicorn", target,
+        "--bind", f"127.0.0.1:{port}", "--workers", "1", "--log-level", "warning",
+    ]  # fmt: skip
+
+
+class Server:
+    """A server subprocess; ``url`` once :meth:`wait` returns."""
+
+    def __init__(self, kind: str, target: str, env: Mapping[str, str]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        full_env = {**os.environ, **env}
+        full_env["PYTHONPATH"] = os.pathsep.join(
+            [str(ROOT / "src"), str(ROOT), full_env.get("PYTHONPATH", "")]
+        )
+        self.proc = subprocess.Popen(
+            command(kind, target, self.port),
+            cwd=ROOT,
+            env=full_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def wait(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+                raise RuntimeError(f"server exited early ({self.proc.returncode}):\n{err[-3000:]}")
+            with contextlib.suppress(OSError):
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", "/api/public")
+                conn.getresponse().read()
+                conn.close()
+                return
+            time.sleep(0.1)
+        raise RuntimeError("server did not start in time")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        if self.proc.stderr:
+            self.proc.stderr.close()
+
+
+@contextlib.contextmanager
+def running(specs: Mapping[str, tuple[str, str, Mapping[str, str]]]) -> Iterator[dict[str, Server]]:
+    """Start every server at once (they boot in parallel), yield them by name, stop them all."""
+    servers: dict[str, Server] = {}
+    try:
+        for name, (kind, target, env) in specs.items():
+            servers[name] = Server(kind, target, env)
+        for server in servers.values():
+            server.wait()
+        yield servers
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+def request(
+    url: str,
+    method: str,
+    path: str,
+    headers: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    body: bytes | None = None,
+) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """One request with exact control of the header lines (repeated headers included)."""
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=15)
+    try:
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        for name, value in headers:
+            conn.putheader(name, value)
+        if body is not None:
+            conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        resp = conn.getresponse()
+        return resp.status, resp.headers, resp.read()
+    finally:
+        conn.close()
