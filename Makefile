@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# tox finds the other CPython versions (3.10, 3.12, 3.13) that pyenv keeps off PATH
+PYENV_BINS := $(shell ls -d $$HOME/.pyenv/versions/3.1[0-3]*/bin 2>/dev/null | tr '\n' ':')
 
 .PHONY: test demo matrix lint typing bench bench-http loadtest clean
 
@@ -27,7 +29,7 @@ demo: $(STAMP)
 
 matrix: $(STAMP)
 	$(BIN)/python -m pip install -q --disable-pip-version-check "tox>=4.22"
-	$(BIN)/tox run-parallel -p 2
+	PATH="$(PYENV_BINS)$$PATH" $(BIN)/tox run-parallel -p 2
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.verify

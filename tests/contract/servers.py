@@ -97,20 +97,27 @@ def request(
     url: str,
     method: str,
     path: str,
-    headers: list[tuple[str, str]] = (),  # type: ignore[assignment]
-    body: bytes | None = None,
+    headers: list[tuple[str, str]] | None = None,
+    data: bytes | None = None,
 ) -> tuple[int, http.client.HTTPMessage, bytes]:
     """One request with exact control of the header lines (repeated headers included)."""
     host, port = url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=15)
     try:
         conn.putrequest(method, path, skip_accept_encoding=True)
-        for name, value in headers:
+        for name, value in headers or []:
             conn.putheader(name, value)
-        if body is not None:
-            conn.putheader("Content-Length", str(len(body)))
-        conn.endheaders(body)
+        if data is not None:
+            conn.putheader("Content-Length", str(len(data)))
+        conn.endheaders(data)
         resp = conn.getresponse()
         return resp.status, resp.headers, resp.read()
     finally:
         conn.close()
+
+
+@contextlib.contextmanager
+def serve_app(kind: str, target: str, env: Mapping[str, str]) -> Iterator[str]:
+    """One app under a real server (``kind`` "asgi": uvicorn, "wsgi": gunicorn); yield its URL."""
+    with running({"app": (kind, target, env)}) as started:
+        yield started["app"].url

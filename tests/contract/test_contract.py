@@ -108,6 +108,7 @@ def _invalid(
     }
 
 
+DOWN_ISSUER = f"http://127.0.0.1:{free_port()}/"  # nothing listens: discovery is refused
 R, W = "read:messages", "write:messages"
 CASES = [
     Case("public", "/api/public", 200),
@@ -158,7 +159,6 @@ CASES = [
          auth=bearer(lambda i: i.token(issuer=DOWN_ISSUER))),
 ]  # fmt: skip
 
-DOWN_ISSUER = f"http://127.0.0.1:{free_port()}/"  # nothing listens: discovery is refused
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,7 @@ import contextlib
 import http.client
 import io
 import json
-import os
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +24,8 @@ from bearerguard.middleware.wsgi import (
     authorization_values,
 )
 from bearerguard.testing import Issuer
+from tests.contract.servers import request as fetch
+from tests.contract.servers import serve_app
 
 AUD = "https://api.example.com"
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,28 +88,6 @@ def serve(app: Any) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
-
-
-def fetch(
-    url: str,
-    method: str,
-    path: str,
-    headers: list[tuple[str, str]] | None = None,
-    data: bytes | None = None,
-) -> tuple[int, http.client.HTTPMessage, bytes]:
-    host, port = url.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=10)
-    try:
-        conn.putrequest(method, path, skip_accept_encoding=True)
-        for name, value in headers or []:
-            conn.putheader(name, value)
-        if data is not None:
-            conn.putheader("Content-Length", str(len(data)))
-        conn.endheaders(data)
-        resp = conn.getresponse()
-        return resp.status, resp.headers, resp.read()
-    finally:
-        conn.close()
 
 
 def refused(
@@ -450,50 +426,8 @@ def test_non_utf8_path(verifier: Verifier) -> None:
 # -- the contract app under gunicorn ---------------------------------------------------------
 
 
-@contextlib.contextmanager
-def gunicorn(target: str, env: dict[str, str]) -> Iterator[str]:
-    with contextlib.closing(__import__("socket").socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    full_env = {**os.environ, **env, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
-    cmd = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        target,
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "1",
-        "--log-level",
-        "warning",
-    ]
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                raise RuntimeError(f"gunicorn exited: {err[-2000:]}")
-            with contextlib.suppress(OSError):
-                fetch(url, "GET", "/api/public")
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not start")
-            time.sleep(0.05)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        if proc.stderr:
-            proc.stderr.close()
+def gunicorn(target: str, env: dict[str, str]) -> contextlib.AbstractContextManager[str]:
+    return serve_app("wsgi", target, env)
 
 
 def test_contract_app_under_gunicorn(issuer: Issuer) -> None:

@@ -42,8 +42,10 @@ COMMANDS: dict[str, tuple[str, ...]] = {
 
 
 def examples_dir() -> Path:
-    """``example_projects/`` of the source checkout."""
-    return Path(__file__).resolve().parents[3] / "example_projects"
+    """``example_projects/`` of the checkout this module sits in (editable install),
+    else of the current directory (an installed wheel run from a checkout, as in tox)."""
+    beside = Path(__file__).resolve().parents[3] / "example_projects"
+    return beside if beside.is_dir() else Path.cwd() / "example_projects"
 
 
 def free_ports(count: int, host: str = HOST) -> list[int]:

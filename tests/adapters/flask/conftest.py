@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import http.client
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -82,26 +81,3 @@ def serve(app: Any) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
-
-
-def http_request(
-    url: str,
-    method: str,
-    path: str,
-    headers: list[tuple[str, str]] | None = None,
-    data: bytes | None = None,
-) -> tuple[int, http.client.HTTPMessage, bytes]:
-    """One HTTP request with exact header lines (repeated headers included)."""
-    host, port = url.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=10)
-    try:
-        conn.putrequest(method, path, skip_accept_encoding=True)
-        for name, value in headers or []:
-            conn.putheader(name, value)
-        if data is not None:
-            conn.putheader("Content-Length", str(len(data)))
-        conn.endheaders(data)
-        resp = conn.getresponse()
-        return resp.status, resp.headers, resp.read()
-    finally:
-        conn.close()

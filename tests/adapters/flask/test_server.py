@@ -5,10 +5,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +17,9 @@ from flask import Blueprint, Flask, request
 
 from bearerguard.adapters.flask import BearerAuth, current_token
 from bearerguard.testing import Issuer
-from tests.adapters.flask.conftest import AUD, body, challenge, free_port, http_request, serve
+from tests.adapters.flask.conftest import AUD, body, challenge, serve
+from tests.contract.servers import request as http_request
+from tests.contract.servers import serve_app
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -112,48 +110,8 @@ def test_real_server_accepts(server: str, issuer: Issuer) -> None:
     assert (status, json.loads(raw)) == (200, {"sub": "carol", "x": "42"})
 
 
-@contextlib.contextmanager
-def gunicorn(target: str, env: dict[str, str]) -> Iterator[str]:
-    port = free_port()
-    full_env = {**os.environ, **env, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
-    cmd = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        target,
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "1",
-        "--log-level",
-        "warning",
-    ]
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                raise RuntimeError(f"gunicorn exited: {err[-2000:]}")
-            with contextlib.suppress(OSError):
-                http_request(url, "GET", "/api/public")
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not start")
-            time.sleep(0.05)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        if proc.stderr:
-            proc.stderr.close()
+def gunicorn(target: str, env: dict[str, str]) -> contextlib.AbstractContextManager[str]:
+    return serve_app("wsgi", target, env)
 
 
 def test_contract_app_under_gunicorn(issuer: Issuer) -> None:
