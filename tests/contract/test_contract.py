@@ -160,7 +160,6 @@ CASES = [
 ]  # fmt: skip
 
 
-
 @pytest.fixture(scope="module")
 def issuer() -> Iterator[Issuer]:
     with Issuer(audience=AUD) as iss:
