@@ -37,38 +37,12 @@ from bearerguard.adapters.starlette import (
     require_claim,
     require_scopes,
 )
-from bearerguard.errors import DESCRIPTIONS
 from bearerguard.testing import Issuer
 from tests.adapters.starlette.servers import serve
+from tests.expect import bearer, body, challenge, check
 
 Factory = Callable[..., TestClient]
 FORM = {"content-type": "application/x-www-form-urlencoded"}
-
-
-def challenge(error: str | None = None, reason: str | None = None, scope: str = "") -> str:
-    if error is None:
-        return 'Bearer realm="api"'
-    value = (
-        f'Bearer realm="api", error="{error}", error_description="{DESCRIPTIONS[reason or error]}"'
-    )
-    return value + (f', scope="{scope}"' if scope else "")
-
-
-def body(error: str | None, reason: str) -> dict[str, Any]:
-    return {"error": error, "error_description": DESCRIPTIONS[reason], "reason": reason}
-
-
-def check(resp: Any, status: int, www: str | None, data: dict[str, Any]) -> None:
-    assert resp.status_code == status
-    assert resp.headers.get_list("www-authenticate") == ([www] if www else [])
-    assert resp.json() == data
-    if status != 200:
-        assert resp.headers["content-type"] == "application/json"
-        assert resp.headers["cache-control"] == "no-store"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def caller(request: HTTPConnection) -> JSONResponse:
