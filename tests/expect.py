@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 from typing import Any
 
 from bearerguard.errors import DESCRIPTIONS
@@ -35,3 +37,20 @@ def check(resp: Any, status: int, www: str | None, data: dict[str, Any]) -> None
 def bearer(token: str) -> dict[str, str]:
     """An Authorization header for *token*."""
     return {"Authorization": f"Bearer {token}"}
+
+
+def check_raw(
+    resp: tuple[int, http.client.HTTPMessage, bytes],
+    status: int,
+    www: str | None,
+    error: str | None,
+    reason: str,
+) -> None:
+    """As :func:`check`, for an ``http.client`` answer (status, headers, raw body) from a server."""
+    code, headers, raw = resp
+    assert code == status
+    assert headers.get_all("WWW-Authenticate") == ([www] if www else None)
+    assert json.loads(raw) == body(error, reason)
+    assert headers["Content-Type"] == "application/json"
+    assert headers["Cache-Control"] == "no-store"
+    assert headers["Content-Length"] == str(len(raw))

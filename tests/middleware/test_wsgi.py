@@ -26,6 +26,7 @@ from bearerguard.middleware.wsgi import (
 from bearerguard.testing import Issuer
 from tests.contract.servers import request as fetch
 from tests.contract.servers import serve_app
+from tests.expect import check_raw as refused
 
 AUD = "https://api.example.com"
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,26 +91,6 @@ def serve(app: Any) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def refused(
-    resp: tuple[int, http.client.HTTPMessage, bytes],
-    status: int,
-    www: str | None,
-    error: str | None,
-    reason: str,
-) -> None:
-    code, headers, raw = resp
-    assert code == status
-    assert headers.get_all("WWW-Authenticate") == ([www] if www else None)
-    assert json.loads(raw) == {
-        "error": error,
-        "error_description": DESCRIPTIONS[reason],
-        "reason": reason,
-    }
-    assert headers["Content-Type"] == "application/json"
-    assert headers["Cache-Control"] == "no-store"
-    assert headers["Content-Length"] == str(len(raw))
-
-
 def ok(resp: tuple[int, http.client.HTTPMessage, bytes]) -> dict[str, Any]:
     assert resp[0] == 200, resp[2]
     data: dict[str, Any] = json.loads(resp[2])
@@ -142,12 +123,14 @@ def test_settings_as_keywords(issuer: Issuer) -> None:
         ({"protect": ["/api"], "exempt": ["/api/"]}, ValueError, "both protected and exempt"),
         ({"requirements": {"/api": ["read"]}}, TypeError, "Requirements"),
         ({"max_form_bytes": "big"}, TypeError, "max_form_bytes"),
+        ({"max_form_bytes": -1}, ValueError, "max_form_bytes"),
+        ({"issuer": "https://i.example/", "audience": AUD}, TypeError, "not both"),
     ],
 )
 def test_bad_configuration(
     verifier: Verifier, kwargs: dict[str, Any], exc: type[Exception], message: str
 ) -> None:
-    if "audience" not in kwargs:
+    if "audience" not in kwargs or "issuer" in kwargs:
         kwargs["verifier"] = verifier
     with pytest.raises(exc, match=message):
         BearerAuthWSGIMiddleware(echo, **kwargs)

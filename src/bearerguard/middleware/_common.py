@@ -8,9 +8,11 @@ parameter parsing. No framework and no protocol (ASGI/WSGI) types here.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 from urllib.parse import parse_qs
 
 from bearerguard.requirements import Requirements
+from bearerguard.verifier import Verifier
 
 #: Form bodies larger than this are not searched for an ``access_token`` (they
 #: are passed on untouched), so a client cannot make the middleware buffer an
@@ -149,3 +151,21 @@ def token_params(encoded: str | bytes) -> list[str]:
     if not encoded:
         return []
     return parse_qs(encoded, keep_blank_values=True).get("access_token", [])
+
+
+def middleware_setup(
+    verifier: Verifier | None, settings: Mapping[str, Any], max_form_bytes: object
+) -> tuple[Verifier, int]:
+    """Shared constructor checks of the ASGI and WSGI middleware.
+
+    Returns the verifier (built from *settings* when none is given) and the
+    form-body cap. Raises ``TypeError`` for both a verifier and settings, or a
+    non-integer cap, and ``ValueError`` for a negative cap.
+    """
+    if verifier is not None and settings:
+        raise TypeError("pass either verifier= or settings as keywords, not both")
+    if isinstance(max_form_bytes, bool) or not isinstance(max_form_bytes, int):
+        raise TypeError("max_form_bytes must be an integer")
+    if max_form_bytes < 0:
+        raise ValueError("max_form_bytes must be a non-negative integer")
+    return (verifier if verifier is not None else Verifier(**settings)), max_form_bytes

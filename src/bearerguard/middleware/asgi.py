@@ -15,6 +15,7 @@ from bearerguard.middleware._common import (
     MAX_FORM_BYTES,
     PathRules,
     is_form_request,
+    middleware_setup,
     token_params,
 )
 from bearerguard.requirements import Requirements
@@ -160,16 +161,9 @@ class BearerAuthASGIMiddleware:
         max_form_bytes: int = MAX_FORM_BYTES,
         **settings: Any,
     ) -> None:
-        if verifier is None:
-            verifier = Verifier(**settings)
-        elif settings:
-            raise TypeError("pass either verifier= or settings as keywords, not both")
-        if isinstance(max_form_bytes, bool) or max_form_bytes < 0:
-            raise ValueError("max_form_bytes must be a non-negative integer")
         self.app = app
-        self.verifier = verifier
+        self.verifier, self.max_form_bytes = middleware_setup(verifier, settings, max_form_bytes)
         self.rules = PathRules(protect, exempt, requirements)
-        self.max_form_bytes = max_form_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):

@@ -14,10 +14,10 @@ from bearerguard.middleware._common import (
     MAX_FORM_BYTES,
     PathRules,
     is_form_request,
+    middleware_setup,
     token_params,
 )
 from bearerguard.requirements import Requirements
-from bearerguard.settings import Settings
 from bearerguard.tokens import AccessToken
 from bearerguard.verifier import Verifier, error_response
 
@@ -113,14 +113,9 @@ class BearerAuthWSGIMiddleware:
         max_form_bytes: int = MAX_FORM_BYTES,
         **settings: Any,
     ) -> None:
-        if verifier is not None and settings:
-            raise TypeError("pass either verifier= or keyword settings, not both")
         self.app = app
-        self.verifier = verifier if verifier is not None else Verifier(Settings(**settings))
+        self.verifier, self.max_form_bytes = middleware_setup(verifier, settings, max_form_bytes)
         self.rules = PathRules(protect, exempt, requirements)
-        if isinstance(max_form_bytes, bool) or not isinstance(max_form_bytes, int):
-            raise TypeError("max_form_bytes must be an integer")
-        self.max_form_bytes = max(0, max_form_bytes)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = _wsgi_path(environ)

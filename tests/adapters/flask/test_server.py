@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +16,10 @@ from flask import Blueprint, Flask, request
 
 from bearerguard.adapters.flask import BearerAuth, current_token
 from bearerguard.testing import Issuer
-from tests.adapters.flask.conftest import AUD, body, challenge, serve
+from tests.adapters.flask.conftest import AUD, challenge, serve
 from tests.contract.servers import request as http_request
 from tests.contract.servers import serve_app
+from tests.expect import check_raw as check
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -50,20 +50,6 @@ def server(issuer: Issuer) -> Iterator[str]:
     app.register_blueprint(bp)
     with serve(app) as url:
         yield url
-
-
-def check(
-    resp: tuple[int, http.client.HTTPMessage, bytes],
-    status: int,
-    www: str | None,
-    error: str | None,
-    reason: str,
-) -> None:
-    code, headers, raw = resp
-    assert code == status
-    assert headers.get_all("WWW-Authenticate") == ([www] if www else None)
-    assert json.loads(raw) == body(error, reason)
-    assert headers["Content-Type"] == "application/json"
 
 
 def test_real_server_refusals(server: str, issuer: Issuer) -> None:
