@@ -50,24 +50,37 @@ ROOT = Path(__file__).resolve().parent.parent
 # Where the servers import bearerguard from: BENCH_SRC=/path/to/copy compares a patched copy.
 SRC = os.environ.get("BENCH_SRC", str(ROOT / "src"))
 FRAMEWORKS = {
-    "starlette": ["uvicorn", "bench.apps.starlette_app:app", "--no-access-log"],
+    "starlette": [
+        "uvicorn",
+        "bench.apps.starlette_app:app",
+        "--no-access-log",
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+    ],
     "flask": ["gunicorn", "bench.apps.flask_app:app", "-w", "1", "-k", "sync"],
     "django": ["gunicorn", "bench.apps.django_app:app", "-w", "1", "-k", "sync"],
 }
 SAME_TOKEN_TARGET = {"starlette": 0.90, "flask": 0.95, "django": 0.95}
 FRESH_TARGET = 1.3  # added µs per request <= 1.3 x the uncached verification cost
+# The "pad" cells send the token under a header name of the same length as
+# "Authorization", to an open route: the server's cost of carrying the bytes alone.
+PAD_HEADER = "X-Bench-Paddd"
+assert len(PAD_HEADER) == len("Authorization")
 WRK_SCRIPT = """
-local tokens, n, i, path = {}, 0, 0, "/"
+local tokens, n, i, path, name = {}, 0, 0, "/", "Authorization"
 function init(args)
   path = args[1]
   if args[2] then
     for line in io.lines(args[2]) do n = n + 1; tokens[n] = line end
   end
+  if args[3] then name = args[3] end
 end
 function request()
   if n == 0 then return wrk.format("GET", path) end
   i = i % n + 1
-  return wrk.format("GET", path, {["Authorization"] = "Bearer " .. tokens[i]})
+  return wrk.format("GET", path, {[name] = "Bearer " .. tokens[i]})
 end
 """
 
@@ -78,7 +91,7 @@ class Cell:
     mode: str  # "bearerguard" or "pyjwt"
     label: str
     path: str
-    tokens: str  # "none", "same", "fresh"
+    tokens: str  # "none", "pad" (the token under another header name), "same", "fresh"
     rps: float = 0.0
     cpu_us: float = 0.0  # server CPU time (user + system, all its processes) per request
     errors: int = 0
@@ -170,7 +183,13 @@ def _get(port: int, path: str, token: str | None = None) -> tuple[int, bytes]:
 
 # -- load generators ------------------------------------------------------------------------
 def run_wrk(
-    port: int, path: str, tokens_file: Path | None, seconds: float, connections: int, work: Path
+    port: int,
+    path: str,
+    tokens_file: Path | None,
+    seconds: float,
+    connections: int,
+    work: Path,
+    header: str = "Authorization",
 ) -> tuple[float, int, int]:
     script = work / "rotate.lua"
     script.write_text(WRK_SCRIPT)
@@ -187,7 +206,7 @@ def run_wrk(
         path,
     ]
     if tokens_file is not None:
-        cmd.append(str(tokens_file))
+        cmd += [str(tokens_file), header]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30, check=True)
     rps, total, errors = 0.0, 0, 0
     for line in out.stdout.splitlines():
@@ -202,7 +221,12 @@ def run_wrk(
 
 
 def run_python(
-    port: int, path: str, tokens: list[str], seconds: float, connections: int
+    port: int,
+    path: str,
+    tokens: list[str],
+    seconds: float,
+    connections: int,
+    header: str = "Authorization",
 ) -> tuple[float, int, int]:
     """Threads with keep-alive connections; bounded by *seconds*. Slower than wrk."""
     deadline = time.monotonic() + seconds
@@ -213,7 +237,7 @@ def run_python(
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         i = n
         while time.monotonic() < deadline:
-            headers = {"Authorization": f"Bearer {tokens[i % len(tokens)]}"} if tokens else {}
+            headers = {header: f"Bearer {tokens[i % len(tokens)]}"} if tokens else {}
             i += connections
             try:
                 conn.request("GET", path, headers=headers)
@@ -369,6 +393,7 @@ def run_in_process(
 def cells_for(framework: str, baseline: bool) -> list[Cell]:
     cells = [
         Cell(framework, "bearerguard", "open route", "/open", "none"),
+        Cell(framework, "bearerguard", "open route, token-sized header", "/open", "pad"),
         Cell(framework, "bearerguard", "bearerguard, same token", "/protected", "same"),
         Cell(framework, "bearerguard", "bearerguard, fresh token", "/protected", "fresh"),
     ]
@@ -404,38 +429,56 @@ def uncached_verify_us(issuer: Issuer, tokens: list[str]) -> float:
 
 def report(cells: list[Cell], verify_us: float, rounds: int) -> list[str]:
     """The table and the targets. Ratios use server CPU per request: on a shared machine
-    throughput swings with the neighbours' load, CPU time per request much less."""
+    throughput swings with the neighbours' load, CPU time per request much less.
+
+    Each protected cell is compared twice: with the open route requested bare
+    ("open"), and with the open route carrying a header of the token's size
+    ("padded"), which leaves out what the server spends receiving and parsing the
+    bytes of the token, work that no bearer-token library can save.
+    """
     lines = [
         f"\nuncached RS256 verification in-process: {verify_us:.1f} µs; medians of {rounds} "
-        "round(s); 'vs open' = CPU(open) / CPU(cell); 'added' = CPU(cell) - CPU(open)",
-        f"{'framework':<10} {'cell':<34} {'req/s':>7} {'CPU µs/req':>11} {'vs open':>8}"
-        f" {'added µs':>9} {'x verify':>9} {'rps ratio':>9} {'errors':>6}",
+        "round(s); 'vs' = CPU(base) / CPU(cell); 'added' = CPU(cell) - CPU(base); "
+        "'x verify' = added / verification",
+        f"{'':<45} {'':>7} {'':>8} {'---- vs open route ----':>27} {'-- vs open, padded --':>27}",
+        f"{'framework':<10} {'cell':<34} {'req/s':>7} {'CPU µs':>8}"
+        + f" {'vs':>6} {'added µs':>9} {'x verify':>9}" * 2
+        + f" {'errors':>6}",
     ]
     checks = []
+
+    def compare(c: Cell, base: Cell | None) -> tuple[str, float, float]:
+        if base is None or base is c or c.tokens == "none":
+            return " " * 26, 0.0, 0.0
+        ratio = base.cpu_us / c.cpu_us if c.cpu_us else 0.0
+        added = c.cpu_us - base.cpu_us
+        times = added / verify_us
+        x = f"{times:>9.2f}" if c.tokens == "fresh" else " " * 9
+        return f"{ratio:>6.2f} {added:>9.1f} {x}", ratio, times
+
     for fw in dict.fromkeys(c.framework for c in cells):
         rows = [c for c in cells if c.framework == fw]
         for c in rows:
-            base = next(o for o in rows if o.mode == c.mode and o.tokens == "none")
-            ratio = base.cpu_us / c.cpu_us if c.cpu_us else 0.0
-            added = c.cpu_us - base.cpu_us
-            times = added / verify_us
-            rps_ratio = c.rps / base.rps if base.rps else 0.0
-            if c.tokens == "none":
-                cols = " " * 39
-            else:
-                x = f"{times:>9.2f}" if c.tokens == "fresh" else " " * 9
-                cols = f"{ratio:>8.2f} {added:>9.1f} {x} {rps_ratio:>9.2f}"
+            bare = next(o for o in rows if o.mode == c.mode and o.tokens == "none")
+            padded = next((o for o in rows if o.mode == c.mode and o.tokens == "pad"), None)
+            col1, ratio1, times1 = compare(c, bare)
+            col2, ratio2, times2 = compare(c, padded if c.tokens != "pad" else None)
             lines.append(
-                f"{fw:<10} {c.label:<34} {c.rps:>7.0f} {c.cpu_us:>11.1f} {cols} {c.errors:>6}"
+                f"{fw:<10} {c.label:<34} {c.rps:>7.0f} {c.cpu_us:>8.1f} {col1} {col2} {c.errors:>6}"
             )
-            if c.mode == "bearerguard" and c.tokens == "same":
+            if c.mode != "bearerguard" or c.tokens not in ("same", "fresh"):
+                continue
+            if c.tokens == "same":
                 target = SAME_TOKEN_TARGET[fw]
-                checks.append((f"{fw}: same token >= {target:.2f} of open", ratio, ratio >= target))
-            if c.mode == "bearerguard" and c.tokens == "fresh":
+                label = f"{fw}: same token >= {target:.2f} of open"
+                checks.append((label, ratio1, ratio1 >= target))
+                checks.append((label + ", padded", ratio2, ratio2 >= target))
+            else:
                 label = f"{fw}: fresh token added <= {FRESH_TARGET}x verify"
-                checks.append((label, times, times <= FRESH_TARGET))
+                checks.append((label, times1, times1 <= FRESH_TARGET))
+                checks.append((label + ", padded", times2, times2 <= FRESH_TARGET))
     lines.append("\ntargets (by server CPU per request)")
-    lines += [f"  {label:<44} {v:>6.2f} {'PASS' if ok else 'FAIL'}" for label, v, ok in checks]
+    lines += [f"  {label:<52} {v:>6.2f} {'PASS' if ok else 'FAIL'}" for label, v, ok in checks]
     if any(c.errors for c in cells):
         lines.append("\nWARNING: some cells saw errors or non-2xx answers: their figures are void")
     return lines
@@ -515,10 +558,13 @@ def main(argv: list[str] | None = None) -> int:
         cells = [c for fw in frameworks for c in cells_for(fw, not args.no_baseline)]
 
         def load(port: int, c: Cell, seconds: float) -> tuple[float, int, int]:
+            header = PAD_HEADER if c.tokens == "pad" else "Authorization"
+            kind = "same" if c.tokens == "pad" else c.tokens
             if use_wrk:
-                return run_wrk(port, c.path, files.get(c.tokens), seconds, args.connections, work)
-            toks = {"none": [], "same": same, "fresh": fresh}[c.tokens]
-            return run_python(port, c.path, toks, seconds, args.connections)
+                file = files.get(kind)
+                return run_wrk(port, c.path, file, seconds, args.connections, work, header)
+            toks = {"none": [], "same": same, "fresh": fresh}[kind]
+            return run_python(port, c.path, toks, seconds, args.connections, header)
 
         for fw in frameworks:
             for mode in ("bearerguard", "pyjwt"):

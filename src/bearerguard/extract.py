@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 from bearerguard.errors import InvalidRequest
 
 # RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token
-_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _AUTH = re.compile(r"([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?:( +)(.*))?", re.DOTALL)
 
 HEADER, QUERY, FORM = "header", "query", "form"
@@ -42,7 +42,7 @@ def parse_authorization(value: str) -> str | None:
     token = m.group(3)
     if not token:
         raise InvalidRequest("empty_token")
-    if _B64TOKEN.fullmatch(token) is None:
+    if B64TOKEN.fullmatch(token) is None:
         raise InvalidRequest("malformed_authorization")
     return token
 
@@ -53,7 +53,7 @@ def _one_param(values: Sequence[str]) -> str:
     token = values[0]
     if not token:
         raise InvalidRequest("empty_token")
-    if _B64TOKEN.fullmatch(token) is None:
+    if B64TOKEN.fullmatch(token) is None:
         raise InvalidRequest("malformed_parameter")
     return token
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from bearerguard.errors import BearerError, InsufficientScope, InvalidToken, MissingToken
-from bearerguard.extract import extract_token
+from bearerguard.extract import B64TOKEN, HEADER, extract_token
 from bearerguard.jwk import VerifyFn, VerifyKey, import_static, make_hmac_verifier
 from bearerguard.keys import JWKSKeySource, KeySource, StaticKeySource
 from bearerguard.requirements import Requirements
@@ -166,16 +166,20 @@ class Verifier:
         # FIFO: popitem(last=False) is O(1); a dict's next(iter()) rescans deleted slots.
         self._cache: OrderedDict[str, _CacheEntry] = OrderedDict()
         self._cache_size = token_cache_size
+        self._header_fast = HEADER in self._locations
         self._headers: dict[str, dict[str, Any]] = {}
 
     # -- public entry points ----------------------------------------------
     def verify(self, token: str) -> AccessToken:
         """Verify *token*; return the :class:`AccessToken` or raise :class:`BearerError`."""
+        if self._cache_size:
+            hit = self._cached(token)
+            if hit is not None:
+                return hit
+        return self._verify_uncached(token)
+
+    def _verify_uncached(self, token: str) -> AccessToken:
         try:
-            if self._cache_size:
-                hit = self._cached(token)
-                if hit is not None:
-                    return hit
             header, claims, signing_input, sig = self._decode(token)
             key = (
                 self._source(claims).get_key(header.get("kid"), header["alg"])
@@ -189,11 +193,14 @@ class Verifier:
 
     async def verify_async(self, token: str) -> AccessToken:
         """As :meth:`verify`; a key fetch never blocks the event loop."""
+        if self._cache_size:
+            hit = self._cached(token)
+            if hit is not None:
+                return hit
+        return await self._verify_uncached_async(token)
+
+    async def _verify_uncached_async(self, token: str) -> AccessToken:
         try:
-            if self._cache_size:
-                hit = self._cached(token)
-                if hit is not None:
-                    return hit
             header, claims, signing_input, sig = self._decode(token)
             key = None
             if header["alg"] not in self._hmac:
@@ -225,6 +232,11 @@ class Verifier:
         form: Sequence[str] | None = None,
     ) -> AccessToken | None:
         """Extract and verify: the token, ``None`` without credentials, or a raised refusal."""
+        if not query and not form:
+            token = self._lone_bearer(authorization)
+            if token is not None:
+                hit = self._cached(token)
+                return hit if hit is not None else self._verify_uncached(token)
         token = self.extract(authorization, query=query, form=form)
         return None if token is None else self.verify(token)
 
@@ -236,6 +248,11 @@ class Verifier:
         form: Sequence[str] | None = None,
     ) -> AccessToken | None:
         """As :meth:`authenticate`, with :meth:`verify_async`."""
+        if not query and not form:
+            token = self._lone_bearer(authorization)
+            if token is not None:
+                hit = self._cached(token)
+                return hit if hit is not None else await self._verify_uncached_async(token)
         token = self.extract(authorization, query=query, form=form)
         return None if token is None else await self.verify_async(token)
 
@@ -250,7 +267,7 @@ class Verifier:
 
     def authorize(self, token: AccessToken, requirements: Requirements | None) -> None:
         """Raise :class:`InsufficientScope` (403) unless *token* meets *requirements*."""
-        if requirements:
+        if requirements is not None:
             try:
                 requirements.check(token)
             except InsufficientScope as exc:
@@ -258,6 +275,24 @@ class Verifier:
                 raise
 
     # -- internals ----------------------------------------------------------
+    def _lone_bearer(self, authorization: str | Sequence[str] | None) -> str | None:
+        """The token of a lone ``Bearer <b64token>`` header, or ``None``: take the full path.
+
+        For such a header :func:`~bearerguard.extract.parse_authorization` returns
+        exactly ``value[7:]``; this only skips its general parsing (the request
+        needs no other check: the callers have no query or form token).
+        """
+        if not self._header_fast:
+            return None
+        if type(authorization) is not str:
+            if not authorization or len(authorization) != 1:
+                return None
+            authorization = authorization[0]
+        if type(authorization) is not str or authorization[:7] != "Bearer ":
+            return None
+        token = authorization[7:]
+        return token if B64TOKEN.fullmatch(token) is not None else None
+
     def _cached(self, token: str) -> AccessToken | None:
         entry = self._cache.get(token) if type(token) is str else None  # lists are unhashable
         if entry is None:

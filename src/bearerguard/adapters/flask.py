@@ -7,10 +7,11 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
-from flask import Response, current_app, g, has_app_context, has_request_context, request
+from flask import Response, current_app, request
 from werkzeug.local import LocalProxy
 
 from bearerguard.errors import BearerError
+from bearerguard.extract import FORM, HEADER, QUERY
 from bearerguard.middleware._common import is_form_request
 from bearerguard.middleware.wsgi import authorization_values
 from bearerguard.requirements import ClaimCheck, Requirements
@@ -25,10 +26,9 @@ __all__ = ["BearerAuth", "current_token", "get_token"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _KEY = "bearerguard"
-_G_ATTR = "_bearerguard_token"
-# g can outlive a request (an app context pushed around several requests), so
-# the token counts only for the request (its environ) that verified it.
-_G_OWNER = "_bearerguard_environ"
+# The verified token lives in the request's WSGI environ: it is per request by
+# construction (g may outlive a request when an app context spans several).
+_ENVIRON_KEY = "bearerguard.flask.access_token"
 _NOT_INITIALISED = (
     "bearerguard: BearerAuth is not initialised on this app; "
     "call BearerAuth(app) or auth.init_app(app) first"
@@ -36,10 +36,11 @@ _NOT_INITIALISED = (
 
 
 def _verifier() -> Verifier:
-    if not has_app_context():
-        raise RuntimeError("bearerguard: used outside a Flask application context")
-    verifier = current_app.extensions.get(_KEY)
-    if not isinstance(verifier, Verifier):
+    try:
+        verifier = current_app.extensions.get(_KEY)
+    except RuntimeError:  # the proxy has no app context to resolve to
+        raise RuntimeError("bearerguard: used outside a Flask application context") from None
+    if type(verifier) is not Verifier and not isinstance(verifier, Verifier):
         raise RuntimeError(_NOT_INITIALISED)
     return verifier
 
@@ -49,18 +50,17 @@ def get_token() -> AccessToken | None:
 
     Raises ``RuntimeError`` outside an app context or when the extension is not initialised.
     """
-    if has_request_context():
-        # Fast path (no extension lookup): a token is only ever stored by _authenticate.
-        # LocalProxy lookups cost ~0.5-1 µs each, so each proxy is resolved once.
-        found = g._get_current_object().__dict__
-        token = found.get(_G_ATTR)
-        if isinstance(token, AccessToken) and found.get(_G_OWNER) is request.environ:
-            return token
+    try:
+        token: AccessToken | None = request.environ.get(_ENVIRON_KEY)
+    except RuntimeError:  # no request context
+        token = None
+    if token is not None:
+        return token
     _verifier()  # outside an app context, or not initialised: RuntimeError
     return None
 
 
-#: The current request's :class:`~bearerguard.AccessToken` (``g._bearerguard_token``).
+#: The current request's :class:`~bearerguard.AccessToken`.
 #: In an ``@auth.optional`` view test it with ``if current_token:`` (never ``is None``).
 current_token: AccessToken = LocalProxy(get_token)  # type: ignore[assignment]
 
@@ -71,23 +71,30 @@ def _render(err: BearerError) -> Response:
     return Response(body, status=status, headers=headers)
 
 
+def _credentials(verifier: Verifier, environ: dict[str, Any]) -> AccessToken | None:
+    # WSGI servers join repeated Authorization lines with ","; split them back.
+    header = authorization_values(environ.get("HTTP_AUTHORIZATION"))
+    locations = verifier.token_locations
+    if locations == (HEADER,):
+        return verifier.authenticate(header)
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    query = req.args.getlist("access_token") if QUERY in locations else None
+    form = None
+    # RFC 6750 §2.2: a form-encoded body only, never with GET.
+    if FORM in locations and is_form_request(req.method, req.content_type):
+        form = req.form.getlist("access_token")
+    return verifier.authenticate(header, query=query, form=form)
+
+
 def _authenticate(required: bool, requirements: Requirements | None) -> Response | None:
     """Authenticate the current request; a refusal response, or ``None`` to go on."""
     verifier = _verifier()
-    req = request._get_current_object()  # type: ignore[attr-defined]
+    environ = request.environ
     try:
-        token = get_token()
-        if token is None:  # not already verified for this request (by protect())
-            locations = verifier.token_locations
-            query = req.args.getlist("access_token") if "query" in locations else None
-            form = None
-            # RFC 6750 §2.2: a form-encoded body only, never with GET.
-            if "form" in locations and is_form_request(req.method, req.content_type):
-                form = req.form.getlist("access_token")
-            header = [
-                v for h in req.headers.getlist("Authorization") for v in authorization_values(h)
-            ]
-            token = verifier.authenticate(header, query=query, form=form)
+        # Already verified for this request (by protect() before the view)?
+        token = environ.get(_ENVIRON_KEY)
+        if token is None:
+            token = _credentials(verifier, environ)
         if token is None:
             if required:
                 raise verifier.missing()  # RFC 6750 §3.1: bare challenge
@@ -95,9 +102,7 @@ def _authenticate(required: bool, requirements: Requirements | None) -> Response
             verifier.authorize(token, requirements)
     except BearerError as err:
         return _render(err)
-    g_obj = g._get_current_object()
-    setattr(g_obj, _G_ATTR, token)
-    setattr(g_obj, _G_OWNER, req.environ)
+    environ[_ENVIRON_KEY] = token
     return None
 
 

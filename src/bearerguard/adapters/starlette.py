@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from starlette.authentication import (
     AuthCredentials,
@@ -21,14 +21,19 @@ from starlette.authentication import (
 )
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from bearerguard.errors import BearerError, MissingToken
 from bearerguard.middleware._common import MAX_FORM_BYTES, is_form_request
-from bearerguard.middleware.asgi import SCOPE_KEY, buffer_form, send_refusal
+from bearerguard.middleware.asgi import (
+    SCOPE_KEY,
+    authenticate_scope,
+    buffer_form,
+    send_refusal,
+)
 from bearerguard.requirements import ClaimEquals, ClaimIncludes, Requirements
 from bearerguard.tokens import AccessToken
 from bearerguard.verifier import Verifier, error_response
@@ -74,7 +79,8 @@ class TokenCredentials(AuthCredentials):
     """``request.auth``: the token's scopes (so ``@requires`` works) and ``.token``."""
 
     def __init__(self, token: AccessToken) -> None:
-        super().__init__(sorted(token.scopes))
+        # AuthCredentials.__init__ would only copy the list again.
+        self.scopes = sorted(token.scopes)
         self.token = token
 
 
@@ -159,30 +165,55 @@ class BearerAuthenticationMiddleware(AuthenticationMiddleware):
     ) -> None:
         super().__init__(app, backend, on_error if on_error is not None else on_auth_error)
         self.max_form_bytes = max_form_bytes
+        # Our own backend (authenticate not overridden) is read straight from the
+        # scope, without building a connection and its header mapping per request.
+        self._own: BearerAuthBackend | None = None
+        if type(backend).authenticate is BearerAuthBackend.authenticate:
+            self._own = cast(BearerAuthBackend, backend)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
-        conn, backend = HTTPConnection(scope), self.backend
-        if (
-            scope["type"] == "http"
-            and isinstance(backend, BearerAuthBackend)
-            and "form" in backend.verifier.token_locations
-            and is_form_request(scope["method"], conn.headers.get("content-type"))
-        ):
-            scope[_FORM_KEY], receive = await buffer_form(receive, self.max_form_bytes)
+        result: tuple[AuthCredentials, BaseUser] | None
         try:
-            result = await backend.authenticate(conn)
-        except AuthenticationError as exc:
-            if scope["type"] == "websocket":
-                err = exc.error if isinstance(exc, BearerAuthenticationError) else MissingToken()
-                await send_refusal(scope, receive, send, err)
+            if self._own is not None:
+                result, receive = await self._authenticate_own(self._own, scope, receive)
             else:
-                await self.on_error(conn, exc)(scope, receive, send)
+                conn, backend = HTTPConnection(scope), self.backend
+                if (
+                    kind == "http"
+                    and isinstance(backend, BearerAuthBackend)
+                    and "form" in backend.verifier.token_locations
+                    and is_form_request(scope["method"], conn.headers.get("content-type"))
+                ):
+                    scope[_FORM_KEY], receive = await buffer_form(receive, self.max_form_bytes)
+                result = await backend.authenticate(conn)
+        except AuthenticationError as exc:
+            if kind == "websocket":
+                error = exc.error if isinstance(exc, BearerAuthenticationError) else MissingToken()
+                await send_refusal(scope, receive, send, error)
+            else:
+                await self.on_error(HTTPConnection(scope), exc)(scope, receive, send)
             return
         scope["auth"], scope["user"] = result or (AuthCredentials(), UnauthenticatedUser())
         await self.app(scope, receive, send)
+
+    async def _authenticate_own(
+        self, backend: BearerAuthBackend, scope: Scope, receive: Receive
+    ) -> tuple[tuple[TokenCredentials, TokenUser] | None, Receive]:
+        """What ``BearerAuthBackend.authenticate`` does, read straight from the scope."""
+        verifier = backend.verifier
+        scope[_VERIFIER_KEY] = verifier
+        try:
+            token, receive = await authenticate_scope(verifier, scope, receive, self.max_form_bytes)
+        except BearerError as err:
+            raise BearerAuthenticationError(err) from None
+        if token is None:
+            return None, receive
+        scope[SCOPE_KEY] = token
+        return (TokenCredentials(token), TokenUser(token)), receive
 
 
 def bearer_auth_middleware(verifier: Verifier, **options: Any) -> Middleware:
@@ -193,6 +224,8 @@ def bearer_auth_middleware(verifier: Verifier, **options: Any) -> Middleware:
 
 
 def _connection(args: Sequence[Any], kwargs: dict[str, Any]) -> HTTPConnection:
+    if args and type(args[0]) is Request:  # the usual case, without ABC isinstance checks
+        return args[0]
     for value in (*args, *kwargs.values()):
         if isinstance(value, HTTPConnection):
             return value
@@ -200,14 +233,15 @@ def _connection(args: Sequence[Any], kwargs: dict[str, Any]) -> HTTPConnection:
 
 
 def _refusal(conn: HTTPConnection, requirements: Requirements) -> BearerError | None:
-    verifier = conn.scope.get(_VERIFIER_KEY)
-    if not isinstance(verifier, Verifier):
+    scope = conn.scope
+    verifier = scope.get(_VERIFIER_KEY)
+    if type(verifier) is not Verifier and not isinstance(verifier, Verifier):
         raise RuntimeError(
             "BearerAuthBackend must be installed (bearer_auth_middleware(verifier)) "
             "to use require_scopes/require_claim"
         )
-    token = conn.scope.get(SCOPE_KEY)
-    if not isinstance(token, AccessToken):
+    token = scope.get(SCOPE_KEY)
+    if type(token) is not AccessToken and not isinstance(token, AccessToken):
         return verifier.missing()  # RFC 6750 §3.1: bare challenge
     try:
         verifier.authorize(token, requirements)

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMappi
 from typing import Any
 
 from bearerguard.errors import BearerError
+from bearerguard.extract import HEADER
 from bearerguard.middleware._common import (
     MAX_FORM_BYTES,
     PathRules,
@@ -37,7 +38,12 @@ WS_POLICY_VIOLATION = 1008
 
 def header_values(scope: Scope, name: bytes) -> list[str]:
     """Every value of header *name* (lower-case bytes) in an ASGI scope, decoded as latin-1."""
-    return [v.decode("latin-1") for k, v in scope.get("headers", ()) if k.lower() == name]
+    n = len(name)
+    return [
+        v.decode("latin-1")
+        for k, v in scope.get("headers", ())
+        if len(k) == n and (k == name or k.lower() == name)
+    ]
 
 
 async def buffer_form(
@@ -109,6 +115,8 @@ async def authenticate_scope(
     :class:`~bearerguard.BearerError`.
     """
     locations = verifier.token_locations
+    if locations == (HEADER,):  # the default: nothing else to look at
+        return await verifier.authenticate_async(header_values(scope, b"authorization")), receive
     query = form = None
     if "query" in locations:
         query = token_params(scope.get("query_string", b""))

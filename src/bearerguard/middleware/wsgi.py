@@ -55,6 +55,8 @@ def authorization_values(value: str | None) -> list[str]:
     """
     if value is None:
         return []
+    if "," not in value:
+        return [value]
     pieces = value.split(",")
     starts = [i for i, p in enumerate(pieces) if _CREDENTIALS_START.match(p.strip(" \t"))]
     if len(starts) < 2:

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("flask")
 
-from flask import Blueprint, Flask, Response, g, request
+from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from bearerguard import ClaimEquals, ClaimIncludes, Verifier
@@ -233,7 +233,7 @@ def test_current_token_proxy(app: Flask, issuer: Issuer) -> None:
     @BearerAuth().require(scopes=["read:messages"])  # another instance: the app's state counts
     def proxy() -> str:
         seen["claims"] = dict(current_token.claims)
-        seen["g"] = g._bearerguard_token
+        seen["g"] = request.environ["bearerguard.flask.access_token"]
         seen["roles"] = current_token["https://example.com/roles"]
         return "ok"
 
