@@ -521,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=8, help="concurrent connections (8)")
     parser.add_argument("--frameworks", default=",".join(FRAMEWORKS))
     parser.add_argument("--fresh-tokens", type=int, default=3000, help="> the cache's 1024")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (3; median)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (5; median)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the PyJWT rows")
     parser.add_argument("--python-client", action="store_true", help="do not use wrk")
     args = parser.parse_args(argv)

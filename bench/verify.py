@@ -64,8 +64,8 @@ def row_bearerguard(issuer: Issuer, case: AlgCase) -> Runner:
 
 
 def row_bearerguard_misses(issuer: Issuer, case: AlgCase) -> Runner:
-    # Cache on but smaller than the token list: cycling through it, every call misses,
-    # inserts and evicts (the default setup under fresh tokens).
+    # Cache on but smaller than the token list: cycling through it, every call misses
+    # (the default setup under fresh tokens; a full cache admits none of them).
     size = max(1, len(case.tokens) // 2)
     v = Verifier(issuer=issuer.issuer, audience=AUDIENCE, keys=issuer.jwks(), token_cache_size=size)
     tokens, verify = case.tokens, v.verify

@@ -107,7 +107,8 @@ class Verifier:
         keys: static keys (JWKS dict, JWK dict, PEM, key object) — no fetching.
         key_source: a custom :class:`KeySource` (for example a
             :class:`JWKSKeySource` with other cache bounds).
-        token_cache_size: verified tokens remembered (0 disables the cache).
+        token_cache_size: verified tokens remembered (0 disables the cache). Once
+            full, a token is stored when verified a second time, evicting the oldest.
         clock: seconds since the epoch (tests).
 
     ``verify`` and ``verify_async`` return an :class:`AccessToken` or raise a
@@ -166,6 +167,7 @@ class Verifier:
         # FIFO: popitem(last=False) is O(1); a dict's next(iter()) rescans deleted slots.
         self._cache: OrderedDict[str, _CacheEntry] = OrderedDict()
         self._cache_size = token_cache_size
+        self._seen: set[int] = set()  # hashes of tokens verified once while the cache was full
         self._header_fast = HEADER in self._locations
         self._headers: dict[str, dict[str, Any]] = {}
 
@@ -385,6 +387,17 @@ class Verifier:
         if self._cache_size:
             cache = self._cache
             if len(cache) >= self._cache_size:
+                # Full: a token gets in only when it is verified a second time while
+                # remembered here, so a stream of one-off tokens neither evicts the
+                # tokens in use nor pays for entries never read (in a server that
+                # churn cost more than the signature check).
+                seen, key_hash = self._seen, hash(token)
+                if key_hash not in seen:
+                    if len(seen) >= self._cache_size:
+                        seen.clear()
+                    seen.add(key_hash)
+                    return access_token
+                seen.discard(key_hash)
                 try:  # noqa: SIM105 - contextlib.suppress costs ~1 µs per miss
                     cache.popitem(last=False)  # oldest first
                 except KeyError:  # emptied by another thread meanwhile

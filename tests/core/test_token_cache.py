@@ -134,8 +134,9 @@ def test_never_more_entries_than_the_size(issuer: Issuer, size: int) -> None:
     v, c = make(issuer, size=size)
     tokens = [mint(issuer) for _ in range(size + 5)]
     for t in tokens:
-        v.verify(t)
-        assert len(v._cache) <= size
+        for _ in range(2):  # twice: a full cache admits a token on its second verification
+            v.verify(t)
+            assert len(v._cache) <= size
     assert len(v._cache) == size
     # Oldest out first: the newest `size` tokens are hits, the first one is verified again.
     checks = c.signature_checks
@@ -145,6 +146,38 @@ def test_never_more_entries_than_the_size(issuer: Issuer, size: int) -> None:
     v.verify(tokens[0])
     assert c.signature_checks == checks + 1
     assert len(v._cache) == size
+
+
+@pytest.mark.parametrize("size", [1, 4])
+def test_one_off_tokens_do_not_evict_the_tokens_in_use(issuer: Issuer, size: int) -> None:
+    v, c = make(issuer, size=size)
+    in_use = [mint(issuer) for _ in range(size)]
+    for t in in_use:
+        v.verify(t)  # the cache has room: in at once
+    one_offs = [mint(issuer) for _ in range(3 * size + 2)]
+    for t in one_offs:
+        v.verify(t)
+    assert c.signature_checks == size + len(one_offs)
+    for t in in_use:
+        assert v.verify(t).subject == "user-1"
+    assert c.signature_checks == size + len(one_offs)  # every one a hit
+    assert set(v._cache) == set(in_use)
+
+
+def test_a_full_cache_admits_a_token_on_its_second_verification(issuer: Issuer) -> None:
+    v, c = make(issuer, size=2)
+    old, older, new = mint(issuer), mint(issuer), mint(issuer)
+    v.verify(older)
+    v.verify(old)
+    first = v.verify(new)  # full: verified, remembered, not stored
+    assert list(v._cache) == [older, old]
+    second = v.verify(new)  # verified again and stored, the oldest entry out
+    assert list(v._cache) == [old, new]
+    assert second is not first
+    assert second.claims == first.claims
+    assert c.signature_checks == 4
+    assert v.verify(new) is second
+    assert c.signature_checks == 4
 
 
 def test_a_different_token_is_verified(issuer: Issuer) -> None:

@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from bearerguard.errors import BearerError
 from bearerguard.middleware._common import MAX_FORM_BYTES, is_form_request, token_params
-from bearerguard.middleware.asgi import SCOPE_KEY
+from bearerguard.middleware.asgi import SCOPE_KEY, header_values
 from bearerguard.requirements import ClaimCheck, Requirements
 from bearerguard.tokens import AccessToken
 from bearerguard.verifier import Verifier, error_response
@@ -110,6 +110,7 @@ class BearerToken(SecurityBase):
         self.any_scopes = tuple(any_scopes)
         self.claims = tuple(claims)
         self.requirements = Requirements(self.scopes, self.any_scopes, self.claims)
+        self._combined: dict[tuple[str, ...], Requirements] = {}
         self.optional = optional
         self.max_form_bytes = max_form_bytes
         self.model = HTTPBearerModel(bearerFormat="JWT", description=description)
@@ -139,7 +140,7 @@ class BearerToken(SecurityBase):
             form = await self._form(conn)
         try:
             token = await verifier.authenticate_async(
-                conn.headers.getlist("authorization"), query=query, form=form
+                header_values(conn.scope, b"authorization"), query=query, form=form
             )
             if token is None:
                 if self.optional:
@@ -147,9 +148,13 @@ class BearerToken(SecurityBase):
                 raise verifier.missing()  # RFC 6750 §3.1: bare challenge
             requirements = self.requirements
             if security_scopes.scopes:
-                requirements = Requirements(
-                    (*self.scopes, *security_scopes.scopes), self.any_scopes, self.claims
-                )
+                # Scopes declared in code (Security(..., scopes=...)): a handful per app.
+                extra = tuple(security_scopes.scopes)
+                combined = self._combined.get(extra)
+                if combined is None:
+                    combined = Requirements((*self.scopes, *extra), self.any_scopes, self.claims)
+                    self._combined[extra] = combined
+                requirements = combined
             verifier.authorize(token, requirements)
         except BearerError as err:
             if conn.scope["type"] == "websocket":
