@@ -37,7 +37,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +95,7 @@ class Cell:
     rps: float = 0.0
     cpu_us: float = 0.0  # server CPU time (user + system, all its processes) per request
     errors: int = 0
+    cpu_runs: list[float] = field(default_factory=list)  # per round, for paired ratios
 
 
 def cpu_seconds(pgid: int) -> float:
@@ -438,7 +439,8 @@ def report(cells: list[Cell], verify_us: float, rounds: int) -> list[str]:
     """
     lines = [
         f"\nuncached RS256 verification in-process: {verify_us:.1f} µs; medians of {rounds} "
-        "round(s); 'vs' = CPU(base) / CPU(cell); 'added' = CPU(cell) - CPU(base); "
+        "round(s); 'vs' = CPU(base) / CPU(cell); 'added' = CPU(cell) - CPU(base) (medians of "
+        "the per-round values); "
         "'x verify' = added / verification",
         f"{'':<45} {'':>7} {'':>8} {'---- vs open route ----':>27} {'-- vs open, padded --':>27}",
         f"{'framework':<10} {'cell':<34} {'req/s':>7} {'CPU µs':>8}"
@@ -450,8 +452,11 @@ def report(cells: list[Cell], verify_us: float, rounds: int) -> list[str]:
     def compare(c: Cell, base: Cell | None) -> tuple[str, float, float]:
         if base is None or base is c or c.tokens == "none":
             return " " * 26, 0.0, 0.0
-        ratio = base.cpu_us / c.cpu_us if c.cpu_us else 0.0
-        added = c.cpu_us - base.cpu_us
+        # Paired by round (the two cells ran seconds apart), then the median: drift in
+        # the machine's load between rounds cancels out of each pair.
+        pairs = list(zip(base.cpu_runs, c.cpu_runs, strict=True))
+        ratio = statistics.median(b / x for b, x in pairs if x)
+        added = statistics.median(x - b for b, x in pairs)
         times = added / verify_us
         x = f"{times:>9.2f}" if c.tokens == "fresh" else " " * 9
         return f"{ratio:>6.2f} {added:>9.1f} {x}", ratio, times
@@ -595,6 +600,7 @@ def main(argv: list[str] | None = None) -> int:
             c.rps = statistics.median(r for r, _, _ in runs)
             c.cpu_us = statistics.median(u for _, u, _ in runs)
             c.errors = sum(e for _, _, e in runs)
+            c.cpu_runs = [u for _, u, _ in runs]
     lines = report_in_process(inproc, verify_us)
     if cells:
         lines += report(cells, verify_us, args.rounds)

@@ -238,7 +238,10 @@ class Verifier:
             token = self._lone_bearer(authorization)
             if token is not None:
                 hit = self._cached(token)
-                return hit if hit is not None else self._verify_uncached(token)
+                if hit is not None:
+                    return hit
+                if B64TOKEN.fullmatch(token) is not None:
+                    return self._verify_uncached(token)
         token = self.extract(authorization, query=query, form=form)
         return None if token is None else self.verify(token)
 
@@ -254,7 +257,10 @@ class Verifier:
             token = self._lone_bearer(authorization)
             if token is not None:
                 hit = self._cached(token)
-                return hit if hit is not None else await self._verify_uncached_async(token)
+                if hit is not None:
+                    return hit
+                if B64TOKEN.fullmatch(token) is not None:
+                    return await self._verify_uncached_async(token)
         token = self.extract(authorization, query=query, form=form)
         return None if token is None else await self.verify_async(token)
 
@@ -278,11 +284,12 @@ class Verifier:
 
     # -- internals ----------------------------------------------------------
     def _lone_bearer(self, authorization: str | Sequence[str] | None) -> str | None:
-        """The token of a lone ``Bearer <b64token>`` header, or ``None``: take the full path.
+        """``value[7:]`` of a lone ``Bearer ...`` header, else ``None``: take the full path.
 
-        For such a header :func:`~bearerguard.extract.parse_authorization` returns
-        exactly ``value[7:]``; this only skips its general parsing (the request
-        needs no other check: the callers have no query or form token).
+        When that string is a b64token, :func:`~bearerguard.extract.parse_authorization`
+        returns exactly it; the callers check that before verifying it, and need not
+        for a cache hit: only verified tokens are cached, and they are made of
+        base64url characters and dots alone.
         """
         if not self._header_fast:
             return None
@@ -292,8 +299,12 @@ class Verifier:
             authorization = authorization[0]
         if type(authorization) is not str or authorization[:7] != "Bearer ":
             return None
-        token = authorization[7:]
-        return token if B64TOKEN.fullmatch(token) is not None else None
+        return authorization[7:]
+
+    def _cached_bearer(self, authorization: str | Sequence[str] | None) -> AccessToken | None:
+        """The cache hit for a lone ``Bearer`` header; for adapters with no query or form token."""
+        token = self._lone_bearer(authorization)
+        return None if token is None else self._cached(token)
 
     def _cached(self, token: str) -> AccessToken | None:
         entry = self._cache.get(token) if type(token) is str else None  # lists are unhashable

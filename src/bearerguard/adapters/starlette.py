@@ -27,11 +27,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from bearerguard.errors import BearerError, MissingToken
+from bearerguard.extract import HEADER
 from bearerguard.middleware._common import MAX_FORM_BYTES, is_form_request
 from bearerguard.middleware.asgi import (
     SCOPE_KEY,
     authenticate_scope,
     buffer_form,
+    header_values,
     send_refusal,
 )
 from bearerguard.requirements import ClaimEquals, ClaimIncludes, Requirements
@@ -168,8 +170,10 @@ class BearerAuthenticationMiddleware(AuthenticationMiddleware):
         # Our own backend (authenticate not overridden) is read straight from the
         # scope, without building a connection and its header mapping per request.
         self._own: BearerAuthBackend | None = None
+        self._header_only = False
         if type(backend).authenticate is BearerAuthBackend.authenticate:
             self._own = cast(BearerAuthBackend, backend)
+            self._header_only = self._own.verifier.token_locations == (HEADER,)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -177,9 +181,25 @@ class BearerAuthenticationMiddleware(AuthenticationMiddleware):
             await self.app(scope, receive, send)
             return
         result: tuple[AuthCredentials, BaseUser] | None
+        own = self._own
         try:
-            if self._own is not None:
-                result, receive = await self._authenticate_own(self._own, scope, receive)
+            if own is not None:  # our backend's work, read straight from the scope
+                verifier = own.verifier
+                scope[_VERIFIER_KEY] = verifier
+                token = None
+                if self._header_only:  # a cached token needs no await
+                    token = verifier._cached_bearer(header_values(scope, b"authorization"))
+                if token is None:
+                    try:
+                        token, receive = await authenticate_scope(
+                            verifier, scope, receive, self.max_form_bytes
+                        )
+                    except BearerError as err:
+                        raise BearerAuthenticationError(err) from None
+                result = None
+                if token is not None:
+                    scope[SCOPE_KEY] = token
+                    result = TokenCredentials(token), TokenUser(token)
             else:
                 conn, backend = HTTPConnection(scope), self.backend
                 if (
@@ -199,21 +219,6 @@ class BearerAuthenticationMiddleware(AuthenticationMiddleware):
             return
         scope["auth"], scope["user"] = result or (AuthCredentials(), UnauthenticatedUser())
         await self.app(scope, receive, send)
-
-    async def _authenticate_own(
-        self, backend: BearerAuthBackend, scope: Scope, receive: Receive
-    ) -> tuple[tuple[TokenCredentials, TokenUser] | None, Receive]:
-        """What ``BearerAuthBackend.authenticate`` does, read straight from the scope."""
-        verifier = backend.verifier
-        scope[_VERIFIER_KEY] = verifier
-        try:
-            token, receive = await authenticate_scope(verifier, scope, receive, self.max_form_bytes)
-        except BearerError as err:
-            raise BearerAuthenticationError(err) from None
-        if token is None:
-            return None, receive
-        scope[SCOPE_KEY] = token
-        return (TokenCredentials(token), TokenUser(token)), receive
 
 
 def bearer_auth_middleware(verifier: Verifier, **options: Any) -> Middleware:
