@@ -64,6 +64,11 @@ FRAMEWORKS = {
 }
 SAME_TOKEN_TARGET = {"starlette": 0.90, "flask": 0.95, "django": 0.95}
 FRESH_TARGET = 1.3  # added µs per request <= 1.3 x the uncached verification cost
+# The token cache (1024 entries) is filled with these before any cell runs, as in a server
+# that has been up for a while. Once full it stores a token only when verified a second
+# time within about 1024 verifications, so the fresh tokens go round one long cycle (each
+# run of wrk goes on where the last one stopped): no fresh token is ever a cache hit.
+FILLER_TOKENS = 1100
 # The "pad" cells send the token under a header name of the same length as
 # "Authorization", to an open route: the server's cost of carrying the bytes alone.
 PAD_HEADER = "X-Bench-Paddd"
@@ -76,6 +81,7 @@ function init(args)
     for line in io.lines(args[2]) do n = n + 1; tokens[n] = line end
   end
   if args[3] then name = args[3] end
+  if args[4] then i = tonumber(args[4]) % math.max(n, 1) end
 end
 function request()
   if n == 0 then return wrk.format("GET", path) end
@@ -191,6 +197,7 @@ def run_wrk(
     connections: int,
     work: Path,
     header: str = "Authorization",
+    offset: int = 0,
 ) -> tuple[float, int, int]:
     script = work / "rotate.lua"
     script.write_text(WRK_SCRIPT)
@@ -207,7 +214,7 @@ def run_wrk(
         path,
     ]
     if tokens_file is not None:
-        cmd += [str(tokens_file), header]
+        cmd += [str(tokens_file), header, str(offset)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30, check=True)
     rps, total, errors = 0.0, 0, 0
     for line in out.stdout.splitlines():
@@ -228,6 +235,7 @@ def run_python(
     seconds: float,
     connections: int,
     header: str = "Authorization",
+    offset: int = 0,
 ) -> tuple[float, int, int]:
     """Threads with keep-alive connections; bounded by *seconds*. Slower than wrk."""
     deadline = time.monotonic() + seconds
@@ -236,7 +244,7 @@ def run_python(
 
     def worker(n: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        i = n
+        i = offset + n
         while time.monotonic() < deadline:
             headers = {header: f"Bearer {tokens[i % len(tokens)]}"} if tokens else {}
             i += connections
@@ -339,20 +347,27 @@ def _asgi_caller(app: Any) -> Callable[[str, str | None], int]:
     return lambda path, token: loop.run_until_complete(one(path, token))
 
 
-def in_process(framework: str, tokens_file: str, n: int, rounds: int) -> dict[str, float]:
+def in_process(
+    framework: str, tokens_file: str, filler_file: str, n: int, rounds: int
+) -> dict[str, float]:
     """µs per request through the app itself (env already set); median of interleaved rounds."""
     app = importlib.import_module(APP_MODULES[framework]).app
     call = (_asgi_caller if framework == "starlette" else _wsgi_caller)(app)
     fresh = Path(tokens_file).read_text().split()
+    filler = Path(filler_file).read_text().split()
     plan: dict[str, tuple[str, list[str] | None]] = {
         "none": ("/open", None),
-        "same": ("/protected", fresh[:1]),
+        "same": ("/protected", filler[:1]),
         "fresh": ("/protected", fresh),
     }
+    for token in filler:  # the token cache full of other tokens, as in a running server
+        if call("/protected", token) != 200:
+            raise SystemExit(f"{framework}: /protected did not answer 200")
     for path, toks in plan.values():  # warm up; every answer must be 200
         for i in range(20):
-            if call(path, toks[i % len(toks)] if toks else None) != 200:
+            if call(path, toks[-1 - i % len(toks)] if toks else None) != 200:
                 raise SystemExit(f"{framework}: {path} did not answer 200")
+    offset = 0  # the fresh tokens go round one cycle across rounds: none comes back soon
     out: dict[str, list[float]] = {}
     for _ in range(rounds):
         for name, (path, toks) in plan.items():
@@ -362,14 +377,39 @@ def in_process(framework: str, tokens_file: str, n: int, rounds: int) -> dict[st
                 for _ in range(n):
                     call(path, None)
             else:
-                for i in range(n):
+                for i in range(offset, offset + n):
                     call(path, toks[i % len(toks)])
+                if name == "fresh":
+                    offset += n
             out.setdefault(name, []).append((time.perf_counter() - start) / n * 1e6)
+    if os.environ.get("BENCH_MODE") != "pyjwt":
+        cache = _token_cache(framework, app)
+        if any(t in cache for t in fresh):  # the figures would not be what they claim
+            raise SystemExit(f"{framework}: a fresh token was served from the token cache")
     return {name: statistics.median(v) for name, v in out.items()}
 
 
+def _token_cache(framework: str, app: Any) -> Any:
+    """The token cache of the verifier behind a bench app (to prove the fresh cell misses)."""
+    if framework == "flask":
+        verifier = app.extensions["bearerguard"]
+    elif framework == "django":
+        from bearerguard.adapters.django.conf import configured
+
+        verifier = configured().verifier
+    else:
+        verifier = importlib.import_module(APP_MODULES[framework]).VERIFIER
+    return verifier._cache
+
+
 def run_in_process(
-    framework: str, mode: str, issuer: Issuer, tokens_file: Path, n: int, rounds: int
+    framework: str,
+    mode: str,
+    issuer: Issuer,
+    tokens_file: Path,
+    filler_file: Path,
+    n: int,
+    rounds: int,
 ) -> dict[str, float]:
     env = dict(os.environ)
     env.update(
@@ -380,7 +420,7 @@ def run_in_process(
         BEARERGUARD_JWKS_URI=issuer.jwks_uri,
     )
     cmd = [*_pin(0), sys.executable, "-m", "bench.http_bench", "--in-process", framework]
-    cmd += [str(tokens_file), str(n), str(rounds)]
+    cmd += [str(tokens_file), str(filler_file), str(n), str(rounds)]
     out = subprocess.run(
         cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
     )
@@ -516,8 +556,8 @@ def report_in_process(
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--in-process"]:  # the child process of run_in_process
-        fw, tokens_file, n, rounds = argv[1], argv[2], int(argv[3]), int(argv[4])
-        print(json.dumps(in_process(fw, tokens_file, n, rounds)))
+        fw, tokens, filler, n, rounds = argv[1], argv[2], argv[3], int(argv[4]), int(argv[5])
+        print(json.dumps(in_process(fw, tokens, filler, n, rounds)))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--requests", type=int, default=2000, help="in-process, per cell (2000)")
@@ -545,16 +585,20 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         same = mint(issuer, "RS256", 1)
         fresh = mint(issuer, "RS256", args.fresh_tokens)
-        files = {"same": work / "same.txt", "fresh": work / "fresh.txt"}
+        filler = mint(issuer, "RS256", FILLER_TOKENS)
+        files = {n: work / f"{n}.txt" for n in ("same", "fresh", "filler")}
         files["same"].write_text(same[0] + "\n")
         files["fresh"].write_text("\n".join(fresh) + "\n")
+        files["filler"].write_text("\n".join(filler) + "\n")
         verify_us = uncached_verify_us(issuer, fresh)
         print(f"uncached RS256 verification in-process: {verify_us:.1f} µs")
         modes = ("bearerguard", "pyjwt") if not args.no_baseline else ("bearerguard",)
         inproc = {}
         for fw in frameworks:
             for mode in modes:
-                r = run_in_process(fw, mode, issuer, files["fresh"], args.requests, args.rounds)
+                r = run_in_process(
+                    fw, mode, issuer, files["fresh"], files["filler"], args.requests, args.rounds
+                )
                 inproc[(fw, mode)] = r
                 print(f"  in-process {fw:<10} {mode:<12} " + json.dumps(r), flush=True)
         if args.no_servers:
@@ -562,14 +606,21 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[tuple[str, str], list[tuple[float, float, int]]] = {}
         cells = [c for fw in frameworks for c in cells_for(fw, not args.no_baseline)]
 
+        offset = 0  # where the fresh tokens' cycle goes on from (see FILLER_TOKENS)
+
         def load(port: int, c: Cell, seconds: float) -> tuple[float, int, int]:
+            nonlocal offset
             header = PAD_HEADER if c.tokens == "pad" else "Authorization"
             kind = "same" if c.tokens == "pad" else c.tokens
             if use_wrk:
                 file = files.get(kind)
-                return run_wrk(port, c.path, file, seconds, args.connections, work, header)
-            toks = {"none": [], "same": same, "fresh": fresh}[kind]
-            return run_python(port, c.path, toks, seconds, args.connections, header)
+                out = run_wrk(port, c.path, file, seconds, args.connections, work, header, offset)
+            else:
+                toks = {"none": [], "same": same, "fresh": fresh}[kind]
+                out = run_python(port, c.path, toks, seconds, args.connections, header, offset)
+            if kind == "fresh":  # past every request sent, including those still in flight
+                offset += out[1] + 2 * args.connections
+            return out
 
         for fw in frameworks:
             for mode in ("bearerguard", "pyjwt"):
@@ -580,6 +631,10 @@ def main(argv: list[str] | None = None) -> int:
                     status, body = _get(port, "/protected", same[0])
                     if status != 200 or b'"user-1"' not in body:
                         raise SystemExit(f"{fw}/{mode}: /protected answered {status}")
+                    offset = 0
+                    for token in filler:  # fill the token cache with other tokens
+                        if _get(port, "/protected", token)[0] != 200:
+                            raise SystemExit(f"{fw}/{mode}: /protected refused a filler token")
                     for c in mine:  # warm-up: JWKS fetch, caches, code paths
                         load(port, c, 1)
                     # Interleaved: each round runs every cell once, so drift (and the

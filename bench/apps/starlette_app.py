@@ -41,7 +41,8 @@ else:
     endpoint = protected
     # BEARERGUARD_TOKEN_CACHE_SIZE is adapter-level (Settings ignores it); Flask and Django read it.
     size = int(os.environ.get("BEARERGUARD_TOKEN_CACHE_SIZE", "1024"))
-    middleware.append(bearer_auth_middleware(Verifier(Settings.from_env(), token_cache_size=size)))
+    VERIFIER = Verifier(Settings.from_env(), token_cache_size=size)
+    middleware.append(bearer_auth_middleware(VERIFIER))
 
 app = Starlette(
     routes=[Route("/open", open_route), Route("/protected", endpoint)], middleware=middleware
