@@ -234,14 +234,11 @@ class Verifier:
         form: Sequence[str] | None = None,
     ) -> AccessToken | None:
         """Extract and verify: the token, ``None`` without credentials, or a raised refusal."""
-        if not query and not form:
-            token = self._lone_bearer(authorization)
-            if token is not None:
-                hit = self._cached(token)
-                if hit is not None:
-                    return hit
-                if B64TOKEN.fullmatch(token) is not None:
-                    return self._verify_uncached(token)
+        hit, token = self._shortcut(authorization, query, form)
+        if hit is not None:
+            return hit
+        if token is not None:
+            return self._verify_uncached(token)
         token = self.extract(authorization, query=query, form=form)
         return None if token is None else self.verify(token)
 
@@ -253,14 +250,11 @@ class Verifier:
         form: Sequence[str] | None = None,
     ) -> AccessToken | None:
         """As :meth:`authenticate`, with :meth:`verify_async`."""
-        if not query and not form:
-            token = self._lone_bearer(authorization)
-            if token is not None:
-                hit = self._cached(token)
-                if hit is not None:
-                    return hit
-                if B64TOKEN.fullmatch(token) is not None:
-                    return await self._verify_uncached_async(token)
+        hit, token = self._shortcut(authorization, query, form)
+        if hit is not None:
+            return hit
+        if token is not None:
+            return await self._verify_uncached_async(token)
         token = self.extract(authorization, query=query, form=form)
         return None if token is None else await self.verify_async(token)
 
@@ -300,6 +294,26 @@ class Verifier:
         if type(authorization) is not str or authorization[:7] != "Bearer ":
             return None
         return authorization[7:]
+
+    def _shortcut(
+        self,
+        authorization: str | Sequence[str] | None,
+        query: Sequence[str] | None,
+        form: Sequence[str] | None,
+    ) -> tuple[AccessToken | None, str | None]:
+        """(cache hit, or ``None``; else the lone bearer token to verify, or ``None``).
+
+        ``(None, None)`` sends the request down the full extraction path.
+        """
+        if query or form:
+            return None, None
+        token = self._lone_bearer(authorization)
+        if token is None:
+            return None, None
+        hit = self._cached(token)
+        if hit is not None:
+            return hit, None
+        return None, (token if B64TOKEN.fullmatch(token) is not None else None)
 
     def _cached_bearer(self, authorization: str | Sequence[str] | None) -> AccessToken | None:
         """The cache hit for a lone ``Bearer`` header; for adapters with no query or form token."""
