@@ -277,39 +277,28 @@ class Verifier:
                 raise
 
     # -- internals ----------------------------------------------------------
-    def _lone_bearer(self, authorization: str | Sequence[str] | None) -> str | None:
-        """``value[7:]`` of a lone ``Bearer ...`` header, else ``None``: take the full path.
-
-        When that string is a b64token, :func:`~bearerguard.extract.parse_authorization`
-        returns exactly it; the callers check that before verifying it, and need not
-        for a cache hit: only verified tokens are cached, and they are made of
-        base64url characters and dots alone.
-        """
-        if not self._header_fast:
-            return None
-        if type(authorization) is not str:
-            if not authorization or len(authorization) != 1:
-                return None
-            authorization = authorization[0]
-        if type(authorization) is not str or authorization[:7] != "Bearer ":
-            return None
-        return authorization[7:]
-
     def _shortcut(
         self,
         authorization: str | Sequence[str] | None,
-        query: Sequence[str] | None,
-        form: Sequence[str] | None,
+        query: Sequence[str] | None = None,
+        form: Sequence[str] | None = None,
     ) -> tuple[AccessToken | None, str | None]:
-        """(cache hit, or ``None``; else the lone bearer token to verify, or ``None``).
+        """For a lone ``Bearer <token>`` header: (its cache hit, or the token to verify).
 
-        ``(None, None)`` sends the request down the full extraction path.
+        ``(None, None)`` sends the request down the full extraction path. When the
+        string after ``"Bearer "`` is a b64token, :func:`~bearerguard.extract.parse_authorization`
+        returns exactly it; a cache hit needs no such check, as only verified
+        tokens are cached and they are made of base64url characters and dots alone.
         """
-        if query or form:
+        if query or form or not self._header_fast:
             return None, None
-        token = self._lone_bearer(authorization)
-        if token is None:
+        if type(authorization) is not str:
+            if not authorization or len(authorization) != 1:
+                return None, None
+            authorization = authorization[0]
+        if type(authorization) is not str or authorization[:7] != "Bearer ":
             return None, None
+        token = authorization[7:]
         hit = self._cached(token)
         if hit is not None:
             return hit, None
@@ -317,8 +306,7 @@ class Verifier:
 
     def _cached_bearer(self, authorization: str | Sequence[str] | None) -> AccessToken | None:
         """The cache hit for a lone ``Bearer`` header; for adapters with no query or form token."""
-        token = self._lone_bearer(authorization)
-        return None if token is None else self._cached(token)
+        return self._shortcut(authorization)[0]
 
     def _cached(self, token: str) -> AccessToken | None:
         entry = self._cache.get(token) if type(token) is str else None  # lists are unhashable

@@ -530,6 +530,16 @@ def test_id_token_presented(issuer: Issuer, verifier: Verifier) -> None:
     assert_refused(verifier, spa, "id_token_presented")
 
 
+def test_a_nonce_alone_does_not_refuse_an_access_token(issuer: Issuer, verifier: Verifier) -> None:
+    # Keycloak copied the request's nonce into access tokens (keycloak/keycloak#26893).
+    token = issuer.token(claims={"nonce": "n-0S6_WzA2Mj"}, typ="JWT")
+    assert both(verifier, token)["nonce"] == "n-0S6_WzA2Mj"
+    for name in ("at_hash", "c_hash"):  # hashes only ID tokens carry: refused
+        assert_refused(verifier, issuer.token(claims={name: "x"}), "id_token_presented")
+    strict = jwks_verifier(issuer, token_types=("at+jwt",))
+    assert_refused(strict, issuer.token(claims={"nonce": "n"}, typ="JWT"), "invalid_typ")
+
+
 # -- time ------------------------------------------------------------------------------------
 
 

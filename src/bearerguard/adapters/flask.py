@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from flask import Response, current_app, request
+from flask.globals import _cv_request
 from werkzeug.local import LocalProxy
 
 from bearerguard.errors import BearerError
@@ -21,6 +22,7 @@ from bearerguard.verifier import Verifier, error_response
 
 if TYPE_CHECKING:
     from flask import Blueprint, Flask
+    from flask.ctx import RequestContext
 
 __all__ = ["BearerAuth", "current_token", "get_token"]
 
@@ -35,11 +37,18 @@ _NOT_INITIALISED = (
 )
 
 
-def _verifier() -> Verifier:
+def _request_ctx() -> RequestContext | None:
+    # The request context itself: one context-variable read, where each attribute read
+    # through the request/current_app proxies costs about as much as the whole lookup.
+    return _cv_request.get(None)
+
+
+def _verifier(app: Flask | None = None) -> Verifier:
     try:
-        verifier = current_app.extensions.get(_KEY)
+        extensions = (app or current_app).extensions
     except RuntimeError:  # the proxy has no app context to resolve to
         raise RuntimeError("bearerguard: used outside a Flask application context") from None
+    verifier = extensions.get(_KEY)
     if type(verifier) is not Verifier and not isinstance(verifier, Verifier):
         raise RuntimeError(_NOT_INITIALISED)
     return verifier
@@ -50,12 +59,11 @@ def get_token() -> AccessToken | None:
 
     Raises ``RuntimeError`` outside an app context or when the extension is not initialised.
     """
-    try:
-        token: AccessToken | None = request.environ.get(_ENVIRON_KEY)
-    except RuntimeError:  # no request context
-        token = None
-    if token is not None:
-        return token
+    ctx = _request_ctx()
+    if ctx is not None:
+        token: AccessToken | None = ctx.request.environ.get(_ENVIRON_KEY)
+        if token is not None:
+            return token
     _verifier()  # outside an app context, or not initialised: RuntimeError
     return None
 
@@ -88,13 +96,20 @@ def _credentials(verifier: Verifier, environ: dict[str, Any]) -> AccessToken | N
 
 def _authenticate(required: bool, requirements: Requirements | None) -> Response | None:
     """Authenticate the current request; a refusal response, or ``None`` to go on."""
-    verifier = _verifier()
-    environ = request.environ
+    ctx = _request_ctx()
+    if ctx is None:  # a view called outside a request
+        raise RuntimeError("bearerguard: used outside a Flask request")
+    verifier = _verifier(ctx.app)
+    environ = ctx.request.environ
     try:
         # Already verified for this request (by protect() before the view)?
         token = environ.get(_ENVIRON_KEY)
         if token is None:
-            token = _credentials(verifier, environ)
+            value = environ.get("HTTP_AUTHORIZATION")
+            if value is not None and "," not in value and verifier.token_locations == (HEADER,):
+                token = verifier.authenticate(value)  # the usual request, inline
+            else:
+                token = _credentials(verifier, environ)
         if token is None:
             if required:
                 raise verifier.missing()  # RFC 6750 §3.1: bare challenge
