@@ -1,0 +1,166 @@
+"""Where one RS256 verification spends its time: in a tight loop, and inside a route.
+
+Run from the repository root::
+
+    PYTHONPATH=src .venv/bin/python -m bench.profile [--tokens 2000] [--repeat 7]
+
+Each step of ``Verifier.verify`` is timed on its own over distinct tokens (cache off), best
+of ``--repeat`` passes. Then the same steps run inside a Starlette route called in-process,
+and each is reported as what it adds to an open route: the same code costs more there,
+because the framework's work between two verifications leaves the caches cold. The cache
+hit and the ``authenticate`` shortcut for a lone ``Bearer`` header are timed last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from itertools import count
+from typing import Any
+
+from bearerguard import Verifier
+from bearerguard.extract import parse_authorization
+from bearerguard.testing import Issuer
+
+from ._tokens import AUDIENCE, environment, mint
+
+Step = Callable[[str], Any]
+
+
+def steps(v: Verifier) -> dict[str, Step]:
+    """Cumulative prefixes of ``verify``: each one does everything the previous one did."""
+    decoded: dict[str, tuple[Any, ...]] = {}
+
+    def decode(t: str) -> Any:
+        decoded[t] = v._decode(t)
+        return decoded[t]
+
+    def signature(t: str) -> Any:
+        header, claims, signing_input, sig = decode(t)
+        key = v._source(claims).get_key(header.get("kid"), header["alg"])
+        return key.verifier(header["alg"])(signing_input, sig)
+
+    def claims_checked(t: str) -> Any:
+        signature(t)
+        v._check_claims(decoded[t][1])
+
+    return {
+        "decode (split, base64url, JSON)": decode,
+        "+ key lookup and signature": signature,
+        "+ claim checks": claims_checked,
+        "whole verify (+ AccessToken, cache)": v.verify,
+    }
+
+
+def tight(fn: Step, tokens: list[str], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for t in tokens:
+            fn(t)
+        best = min(best, (time.perf_counter() - start) / len(tokens))
+    return best * 1e6
+
+
+def in_route(named: dict[str, Step], tokens: list[str], repeat: int) -> dict[str, float]:
+    """µs each step adds to an open Starlette route, the app called in-process."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from .http_bench import _asgi_caller
+
+    turn = count()
+
+    async def open_route(request: Any) -> JSONResponse:
+        return JSONResponse({"message": "public"})
+
+    routes = [Route("/open", open_route)]
+
+    def endpoint(fn: Step) -> Callable[[Any], Any]:
+        async def run(request: Any) -> JSONResponse:
+            fn(tokens[next(turn) % len(tokens)])
+            return JSONResponse({"message": "public"})
+
+        return run
+
+    paths = {name: f"/step{i}" for i, name in enumerate(named)}
+    routes += [Route(paths[name], endpoint(fn)) for name, fn in named.items()]
+    call = _asgi_caller(Starlette(routes=routes))
+
+    def timed(path: str) -> float:
+        best = float("inf")
+        for _ in range(repeat):
+            start = time.perf_counter()
+            for _ in tokens:
+                call(path, None)
+            best = min(best, (time.perf_counter() - start) / len(tokens))
+        return best * 1e6
+
+    base = timed("/open")
+    return {name: timed(paths[name]) - base for name in named}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--tokens", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args(argv)
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2:
+        os.sched_setaffinity(0, {0})
+    print(environment())
+    with Issuer(audience=AUDIENCE) as issuer:
+        tokens = mint(issuer, "RS256", args.tokens)
+        v = Verifier(
+            issuer=issuer.issuer, audience=AUDIENCE, keys=issuer.jwks(), token_cache_size=0
+        )
+        named = steps(v)
+        for fn in named.values():  # every step must pass on every token
+            for t in tokens[:50]:
+                fn(t)
+        header, claims, signing_input, sig = v._decode(tokens[0])
+        key = v._source(claims).get_key(header.get("kid"), header["alg"])
+        rsa = key.verifier("RS256")
+        floor = tight(lambda t: rsa(signing_input, sig), tokens, args.repeat)
+        loop = {name: tight(fn, tokens, args.repeat) for name, fn in named.items()}
+        route = in_route(
+            {"cryptography verify alone": lambda t: rsa(signing_input, sig)} | named,
+            tokens,
+            args.repeat,
+        )
+
+        print(f"\nRS256, µs per token over {len(tokens)} distinct tokens, best of {args.repeat}")
+        print(f"  {'step (cumulative)':<38} {'tight loop':>10} {'in a route':>11}")
+        print(
+            f"  {'cryptography verify alone':<38} {floor:>10.2f} "
+            f"{route['cryptography verify alone']:>+11.2f}"
+        )
+        for name in named:
+            print(f"  {name:<38} {loop[name]:>10.2f} {route[name]:>+11.2f}")
+
+        cached = Verifier(issuer=issuer.issuer, audience=AUDIENCE, keys=issuer.jwks())
+        cached.verify(tokens[0])
+        header_value = "Bearer " + tokens[0]
+        n = 200_000
+        rows = {
+            "cache hit: verify(token)": lambda: cached.verify(tokens[0]),
+            "cache hit: authenticate(header)": lambda: cached.authenticate(header_value),
+            "general header parser alone": lambda: parse_authorization(header_value),
+        }
+        print(f"\nper call, µs (best of {args.repeat} x {n})")
+        for name, fn in rows.items():
+            best = float("inf")
+            for _ in range(args.repeat):
+                start = time.perf_counter()
+                for _ in range(n):
+                    fn()
+                best = min(best, (time.perf_counter() - start) / n)
+            print(f"  {name:<38} {best * 1e6:>10.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
