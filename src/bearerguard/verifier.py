@@ -304,10 +304,6 @@ class Verifier:
             return hit, None
         return None, (token if B64TOKEN.fullmatch(token) is not None else None)
 
-    def _cached_bearer(self, authorization: str | Sequence[str] | None) -> AccessToken | None:
-        """The cache hit for a lone ``Bearer`` header; for adapters with no query or form token."""
-        return self._shortcut(authorization)[0]
-
     def _cached(self, token: str) -> AccessToken | None:
         entry = self._cache.get(token) if type(token) is str else None  # lists are unhashable
         if entry is None:

@@ -37,25 +37,36 @@ class Server:
     """A server subprocess; ``url`` once :meth:`wait` returns."""
 
     def __init__(self, kind: str, target: str, env: Mapping[str, str]) -> None:
+        self.kind, self.target = kind, target
+        self.env = {**os.environ, **env}
+        self.env["PYTHONPATH"] = os.pathsep.join(
+            [str(ROOT / "src"), str(ROOT), self.env.get("PYTHONPATH", "")]
+        )
+        self._start()
+
+    def _start(self) -> None:
+        # free_port() closes its socket before the server binds: another socket (a client's
+        # ephemeral port, say) can take the port in between; wait() then starts again.
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        full_env = {**os.environ, **env}
-        full_env["PYTHONPATH"] = os.pathsep.join(
-            [str(ROOT / "src"), str(ROOT), full_env.get("PYTHONPATH", "")]
-        )
         self.proc = subprocess.Popen(
-            command(kind, target, self.port),
+            command(self.kind, self.target, self.port),
             cwd=ROOT,
-            env=full_env,
+            env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
 
     def wait(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
+        attempts = 1
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+                if "in use" in err.lower() and attempts < 3:
+                    attempts += 1
+                    self._start()
+                    continue
                 raise RuntimeError(f"server exited early ({self.proc.returncode}):\n{err[-3000:]}")
             with contextlib.suppress(OSError):
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)

@@ -186,14 +186,14 @@ class BearerAuthenticationMiddleware(AuthenticationMiddleware):
             if own is not None:  # our backend's work, read straight from the scope
                 verifier = own.verifier
                 scope[_VERIFIER_KEY] = verifier
-                token = None
-                if self._header_only:  # a cached token needs no await
-                    token = verifier._cached_bearer(header_values(scope, b"authorization"))
-                if token is None:
+                token, new, values = None, None, None
+                if self._header_only:  # one look at the header serves the usual requests
+                    values = header_values(scope, b"authorization")
+                    if values:
+                        token, new = verifier._shortcut(values)
+                if token is None and (values is None or values):  # no await without a token
                     try:
-                        token, receive = await authenticate_scope(
-                            verifier, scope, receive, self.max_form_bytes
-                        )
+                        token, receive = await self._verify(verifier, new, scope, receive)
                     except BearerError as err:
                         raise BearerAuthenticationError(err) from None
                 result = None
@@ -219,6 +219,13 @@ class BearerAuthenticationMiddleware(AuthenticationMiddleware):
             return
         scope["auth"], scope["user"] = result or (AuthCredentials(), UnauthenticatedUser())
         await self.app(scope, receive, send)
+
+    async def _verify(
+        self, verifier: Verifier, new: str | None, scope: Scope, receive: Receive
+    ) -> tuple[AccessToken | None, Receive]:
+        if new is not None:  # a lone bearer token, not in the cache
+            return await verifier._verify_uncached_async(new), receive
+        return await authenticate_scope(verifier, scope, receive, self.max_form_bytes)
 
 
 def bearer_auth_middleware(verifier: Verifier, **options: Any) -> Middleware:
