@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # tox finds the other CPython versions (3.10, 3.12, 3.13) that pyenv keeps off PATH
 PYENV_BINS := $(shell ls -d $$HOME/.pyenv/versions/3.1[0-3]*/bin 2>/dev/null | tr '\n' ':')
 
-.PHONY: test demo matrix lint typing bench bench-http loadtest clean
+.PHONY: test demo matrix lint typing bench bench-http bench-profile loadtest clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ bench: $(STAMP)
 
 bench-http: $(STAMP)
 	$(BIN)/python -m bench.http_bench
+
+bench-profile: $(STAMP)
+	$(BIN)/python -m bench.profile
 
 loadtest: $(STAMP)
 	$(BIN)/python -m bench.loadtest
