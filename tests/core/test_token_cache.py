@@ -343,3 +343,17 @@ def test_requirements_are_evaluated_on_every_call(issuer: Issuer) -> None:
         )
     assert c.signature_checks == 1
     assert len(calls) == 3
+
+
+def test_what_a_full_cache_remembers_is_bounded_too(issuer: Issuer) -> None:
+    v, c = make(issuer, size=2)
+    v.verify(mint(issuer))
+    v.verify(mint(issuer))  # full
+    long_ago = mint(issuer)
+    v.verify(long_ago)  # remembered once
+    for _ in range(5):  # more one-off tokens than the cache holds
+        v.verify(mint(issuer))
+        assert len(v._seen) <= 2
+    v.verify(long_ago)  # forgotten meanwhile: verified, not stored
+    assert long_ago not in v._cache
+    assert c.signature_checks == 9
