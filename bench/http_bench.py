@@ -130,6 +130,18 @@ def _pin(cpu: int) -> list[str]:
     return []
 
 
+def app_env(mode: str, issuer: Issuer) -> dict[str, str]:
+    """The environment a bench app runs in (a server, or the in-process child)."""
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([SRC, str(ROOT)]),
+        "BENCH_MODE": mode,
+        "BEARERGUARD_ISSUER": issuer.issuer,
+        "BEARERGUARD_AUDIENCE": AUDIENCE,
+        "BEARERGUARD_JWKS_URI": issuer.jwks_uri,
+    }
+
+
 @contextlib.contextmanager
 def server(framework: str, mode: str, issuer: Issuer) -> Iterator[tuple[int, int]]:
     """Start one framework's app in *mode*; yield (port, process group); stop it afterwards."""
@@ -140,14 +152,7 @@ def server(framework: str, mode: str, issuer: Issuer) -> Iterator[tuple[int, int
     if tool == "gunicorn":
         bind = ["-b", f"127.0.0.1:{port}"]
     cmd = [*_pin(0), exe, target, *bind, "--log-level", "warning", *extra]
-    env = dict(os.environ)
-    env.update(
-        PYTHONPATH=os.pathsep.join([SRC, str(ROOT)]),
-        BENCH_MODE=mode,
-        BEARERGUARD_ISSUER=issuer.issuer,
-        BEARERGUARD_AUDIENCE=AUDIENCE,
-        BEARERGUARD_JWKS_URI=issuer.jwks_uri,
-    )
+    env = app_env(mode, issuer)
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     try:
         deadline = time.monotonic() + 20
@@ -411,14 +416,7 @@ def run_in_process(
     n: int,
     rounds: int,
 ) -> dict[str, float]:
-    env = dict(os.environ)
-    env.update(
-        PYTHONPATH=os.pathsep.join([SRC, str(ROOT)]),
-        BENCH_MODE=mode,
-        BEARERGUARD_ISSUER=issuer.issuer,
-        BEARERGUARD_AUDIENCE=AUDIENCE,
-        BEARERGUARD_JWKS_URI=issuer.jwks_uri,
-    )
+    env = app_env(mode, issuer)
     cmd = [*_pin(0), sys.executable, "-m", "bench.http_bench", "--in-process", framework]
     cmd += [str(tokens_file), str(filler_file), str(n), str(rounds)]
     out = subprocess.run(
