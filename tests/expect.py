@@ -9,7 +9,7 @@ from typing import Any
 from bearerguard.errors import DESCRIPTIONS
 
 
-def challenge(error: str | None = None, reason: str | None = None, scope: str = "") -> str:
+def challenge(error: str | None = None, reason: str | None = None, scope: str | None = None) -> str:
     """The exact ``WWW-Authenticate`` value for realm ``api``."""
     if error is None:
         return 'Bearer realm="api"'

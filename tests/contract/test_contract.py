@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
-from bearerguard.errors import DESCRIPTIONS
 from bearerguard.testing import Issuer
 from tests.contract.servers import Server, free_port, request, running
+from tests.expect import body as error_body
+from tests.expect import challenge
 
 AUD = "https://api.example.com"
 
@@ -38,19 +39,6 @@ ENTRY_POINTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 
 def _available(modules: tuple[str, ...]) -> bool:
     return all(importlib.util.find_spec(m) is not None for m in modules)
-
-
-def challenge(error: str | None = None, reason: str | None = None, scope: str | None = None) -> str:
-    if error is None:
-        return 'Bearer realm="api"'
-    value = (
-        f'Bearer realm="api", error="{error}", error_description="{DESCRIPTIONS[reason or error]}"'
-    )
-    return value + (f', scope="{scope}"' if scope else "")
-
-
-def error_body(error: str | None, reason: str) -> dict[str, Any]:
-    return {"error": error, "error_description": DESCRIPTIONS[reason], "reason": reason}
 
 
 @dataclass

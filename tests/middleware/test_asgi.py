@@ -16,10 +16,10 @@ import websockets.sync.client
 from websockets.exceptions import InvalidStatus
 
 from bearerguard import ClaimEquals, Requirements, Verifier
-from bearerguard.errors import DESCRIPTIONS
 from bearerguard.middleware.asgi import SCOPE_KEY, BearerAuthASGIMiddleware, Message, Scope
 from bearerguard.testing import Issuer
 from tests.adapters.starlette.servers import serve
+from tests.expect import body, challenge
 
 pytestmark = pytest.mark.anyio
 JSON_HEADERS = {"content-type": "application/json", "cache-control": "no-store"}
@@ -28,19 +28,6 @@ JSON_HEADERS = {"content-type": "application/json", "cache-control": "no-store"}
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-def challenge(error: str | None = None, reason: str | None = None, scope: str = "") -> str:
-    if error is None:
-        return 'Bearer realm="api"'
-    value = (
-        f'Bearer realm="api", error="{error}", error_description="{DESCRIPTIONS[reason or error]}"'
-    )
-    return value + (f', scope="{scope}"' if scope else "")
-
-
-def body(error: str | None, reason: str) -> dict[str, Any]:
-    return {"error": error, "error_description": DESCRIPTIONS[reason], "reason": reason}
 
 
 class Inner:

@@ -16,7 +16,6 @@ from wsgiref.util import setup_testing_defaults
 import pytest
 
 from bearerguard import ClaimEquals, Requirements, Verifier
-from bearerguard.errors import DESCRIPTIONS
 from bearerguard.middleware.wsgi import (
     ENVIRON_KEY,
     BearerAuthWSGIMiddleware,
@@ -26,18 +25,12 @@ from bearerguard.middleware.wsgi import (
 from bearerguard.testing import Issuer
 from tests.contract.servers import request as fetch
 from tests.contract.servers import serve_app
+from tests.expect import challenge
 from tests.expect import check_raw as refused
 
 AUD = "https://api.example.com"
 ROOT = Path(__file__).resolve().parents[2]
 MISSING = ('Bearer realm="api"', None, "missing_token")
-
-
-def challenge(error: str, reason: str | None = None, scope: str | None = None) -> str:
-    value = (
-        f'Bearer realm="api", error="{error}", error_description="{DESCRIPTIONS[reason or error]}"'
-    )
-    return value + (f', scope="{scope}"' if scope else "")
 
 
 def echo(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:

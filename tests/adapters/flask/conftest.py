@@ -3,38 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from bearerguard.errors import DESCRIPTIONS
 from bearerguard.testing import Issuer
 
 AUD = "https://api.example.com"
-
-
-def challenge(error: str | None = None, reason: str | None = None, scope: str | None = None) -> str:
-    """The exact ``WWW-Authenticate`` value the contract prescribes."""
-    if error is None:
-        return 'Bearer realm="api"'
-    value = (
-        f'Bearer realm="api", error="{error}", error_description="{DESCRIPTIONS[reason or error]}"'
-    )
-    return value + (f', scope="{scope}"' if scope else "")
-
-
-def body(error: str | None, reason: str) -> dict[str, Any]:
-    """The exact JSON error body."""
-    return {"error": error, "error_description": DESCRIPTIONS[reason], "reason": reason}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="package")

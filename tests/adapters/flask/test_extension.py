@@ -15,7 +15,9 @@ from werkzeug.exceptions import HTTPException
 from bearerguard import ClaimEquals, ClaimIncludes, Verifier
 from bearerguard.adapters.flask import BearerAuth, current_token, get_token
 from bearerguard.testing import Issuer
-from tests.adapters.flask.conftest import AUD, body, challenge, free_port
+from tests.adapters.flask.conftest import AUD
+from tests.contract.servers import free_port
+from tests.expect import body, challenge
 
 MakeFlask = Callable[..., Flask]
 

@@ -16,9 +16,10 @@ from flask import Blueprint, Flask, request
 
 from bearerguard.adapters.flask import BearerAuth, current_token
 from bearerguard.testing import Issuer
-from tests.adapters.flask.conftest import AUD, challenge, serve
+from tests.adapters.flask.conftest import AUD, serve
 from tests.contract.servers import request as http_request
 from tests.contract.servers import serve_app
+from tests.expect import challenge
 from tests.expect import check_raw as check
 
 ROOT = Path(__file__).resolve().parents[3]
