@@ -19,15 +19,11 @@ from bearerguard import ClaimEquals, Requirements, Verifier
 from bearerguard.middleware.asgi import SCOPE_KEY, BearerAuthASGIMiddleware, Message, Scope
 from bearerguard.testing import Issuer
 from tests.adapters.starlette.servers import serve
+from tests.asgi_clients import anyio_backend  # noqa: F401 - fixture
 from tests.expect import body, challenge
 
 pytestmark = pytest.mark.anyio
 JSON_HEADERS = {"content-type": "application/json", "cache-control": "no-store"}
-
-
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 class Inner:
