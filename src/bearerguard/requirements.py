@@ -74,6 +74,7 @@ class Requirements:
     scopes: tuple[str, ...]
     any_scopes: tuple[str, ...]
     claims: tuple[ClaimCheck, ...]
+    _all: frozenset[str] = dataclasses.field(repr=False, compare=False)  # scopes, as a set
 
     def __init__(
         self,
@@ -88,14 +89,24 @@ class Requirements:
             if not callable(c):
                 raise TypeError("claims must be callables taking an AccessToken")
         object.__setattr__(self, "claims", checks)
+        object.__setattr__(self, "_all", frozenset(self.scopes))
 
     def __bool__(self) -> bool:
         return bool(self.scopes or self.any_scopes or self.claims)
 
+    def met_by(self, token: AccessToken) -> bool:
+        """True when *token* meets every requirement (:meth:`check` without the error)."""
+        have = token.scopes
+        return (
+            have >= self._all
+            and (not self.any_scopes or not have.isdisjoint(self.any_scopes))
+            and (not self.claims or all(check(token) for check in self.claims))
+        )
+
     def check(self, token: AccessToken) -> None:
         """Raise :class:`InsufficientScope` unless *token* meets every requirement."""
         have = token.scopes
-        if self.scopes and not have.issuperset(self.scopes):
+        if not have >= self._all:
             raise InsufficientScope(scopes=self.scopes)
         if self.any_scopes and have.isdisjoint(self.any_scopes):
             raise InsufficientScope(scopes=self.any_scopes)

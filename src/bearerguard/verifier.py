@@ -296,7 +296,13 @@ class Verifier:
             if not authorization or len(authorization) != 1:
                 return None, None
             authorization = authorization[0]
-        if type(authorization) is not str or authorization[:7] != "Bearer ":
+        if type(authorization) is not str:
+            return None, None
+        return self._bearer(authorization)
+
+    def _bearer(self, authorization: str) -> tuple[AccessToken | None, str | None]:
+        """:meth:`_shortcut` for the only ``Authorization`` value, the header a token location."""
+        if authorization[:7] != "Bearer ":
             return None, None
         token = authorization[7:]
         hit = self._cached(token)

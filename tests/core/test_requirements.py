@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bearerguard import (
     AccessToken,
@@ -190,3 +192,34 @@ def test_end_to_end_with_real_token(issuer: Issuer, verifier: Verifier) -> None:
     with pytest.raises(InsufficientScope) as info:
         verifier.authorize(tok, Requirements(scopes=["read:messages", "write:messages"]))
     assert_scope_refusal(info.value, "read:messages write:messages", realm="api")
+
+
+SCOPE_NAMES = st.sampled_from(["a", "b", "c", "read:x"])
+
+
+@given(
+    have=st.frozensets(SCOPE_NAMES),
+    need=st.lists(SCOPE_NAMES, max_size=3),
+    any_of=st.lists(SCOPE_NAMES, max_size=3),
+    tenant=st.sampled_from(["t1", "t2", None]),
+    with_claim=st.booleans(),
+)
+def test_met_by_agrees_with_check(
+    have: frozenset[str], need: list[str], any_of: list[str], tenant: str | None, with_claim: bool
+) -> None:
+    # The adapters' fast path asks met_by; a refusal must come from check: never two answers.
+    claims = [ClaimEquals("tenant", "t1")] if with_claim else []
+    req = Requirements(scopes=need, any_scopes=any_of, claims=claims)
+    tok = token(tuple(have), **({"tenant": tenant} if tenant is not None else {}))
+    try:
+        req.check(tok)
+    except InsufficientScope:
+        passed = False
+    else:
+        passed = True
+    assert req.met_by(tok) is passed
+    assert passed == (
+        have.issuperset(need)
+        and (not any_of or not have.isdisjoint(any_of))
+        and (not with_claim or tenant == "t1")
+    )

@@ -33,8 +33,9 @@ from bearerguard.middleware.asgi import (
     SCOPE_KEY,
     authenticate_scope,
     buffer_form,
-    header_values,
+    header_shortcut,
     send_refusal,
+    verify_after_shortcut,
 )
 from bearerguard.requirements import ClaimEquals, ClaimIncludes, Requirements
 from bearerguard.tokens import AccessToken
@@ -186,16 +187,17 @@ class BearerAuthenticationMiddleware(AuthenticationMiddleware):
             if own is not None:  # our backend's work, read straight from the scope
                 verifier = own.verifier
                 scope[_VERIFIER_KEY] = verifier
-                token, new, values = None, None, None
-                if self._header_only:  # one look at the header serves the usual requests
-                    values = header_values(scope, b"authorization")
-                    if values:
-                        token, new = verifier._shortcut(values)
-                if token is None and (values is None or values):  # no await without a token
-                    try:
-                        token, receive = await self._verify(verifier, new, scope, receive)
-                    except BearerError as err:
-                        raise BearerAuthenticationError(err) from None
+                try:
+                    if self._header_only:  # one look at the header serves the usual requests
+                        token, new, values = header_shortcut(verifier, scope)
+                        if token is None and values:  # no await for a hit or without a token
+                            token = await verify_after_shortcut(verifier, new, values)
+                    else:
+                        token, receive = await authenticate_scope(
+                            verifier, scope, receive, self.max_form_bytes
+                        )
+                except BearerError as err:
+                    raise BearerAuthenticationError(err) from None
                 result = None
                 if token is not None:
                     scope[SCOPE_KEY] = token
@@ -219,13 +221,6 @@ class BearerAuthenticationMiddleware(AuthenticationMiddleware):
             return
         scope["auth"], scope["user"] = result or (AuthCredentials(), UnauthenticatedUser())
         await self.app(scope, receive, send)
-
-    async def _verify(
-        self, verifier: Verifier, new: str | None, scope: Scope, receive: Receive
-    ) -> tuple[AccessToken | None, Receive]:
-        if new is not None:  # a lone bearer token, not in the cache
-            return await verifier._verify_uncached_async(new), receive
-        return await authenticate_scope(verifier, scope, receive, self.max_form_bytes)
 
 
 def bearer_auth_middleware(verifier: Verifier, **options: Any) -> Middleware:
@@ -273,8 +268,19 @@ def _guard(requirements: Requirements) -> Callable[[F], F]:
 
             return sync_wrapper  # type: ignore[return-value]
 
+        met_by = requirements.met_by
+
         @functools.wraps(func)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            if args and type(args[0]) is Request:  # the usual request: settled in one look
+                scope = args[0].scope
+                token = scope.get(SCOPE_KEY)
+                if (
+                    type(token) is AccessToken
+                    and type(scope.get(_VERIFIER_KEY)) is Verifier
+                    and met_by(token)
+                ):
+                    return await func(*args, **kwargs)
             conn = _connection(args, kwargs)
             err = _refusal(conn, requirements)
             if err is None:

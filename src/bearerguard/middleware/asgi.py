@@ -46,6 +46,32 @@ def header_values(scope: Scope, name: bytes) -> list[str]:
     ]
 
 
+def header_shortcut(
+    verifier: Verifier, scope: Scope
+) -> tuple[AccessToken | None, str | None, list[str]]:
+    """The usual request, when the header is the only token location, settled without parsing.
+
+    Returns (the cache hit, or the lone bearer token still to verify, and the
+    ``Authorization`` values). With neither, verify the values with
+    :meth:`~bearerguard.Verifier.authenticate_async` when there are any; none
+    means no credentials.
+    """
+    values = header_values(scope, b"authorization")
+    if len(values) == 1:
+        token, new = verifier._bearer(values[0])
+        return token, new, values
+    return None, None, values
+
+
+async def verify_after_shortcut(
+    verifier: Verifier, new: str | None, values: list[str]
+) -> AccessToken | None:
+    """Finish what :func:`header_shortcut` left: verify *new*, else parse *values*."""
+    if new is not None:
+        return await verifier._verify_uncached_async(new)
+    return await verifier.authenticate_async(values)
+
+
 async def buffer_form(
     receive: Receive, limit: int = MAX_FORM_BYTES
 ) -> tuple[list[str] | None, Receive]:
@@ -172,6 +198,7 @@ class BearerAuthASGIMiddleware:
         self.app = app
         self.verifier, self.max_form_bytes = middleware_setup(verifier, settings, max_form_bytes)
         self.rules = PathRules(protect, exempt, requirements)
+        self._header_only = self.verifier.token_locations == (HEADER,)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -185,7 +212,14 @@ class BearerAuthASGIMiddleware:
         verifier = self.verifier
         try:
             # Unprotected paths still verify a token that is sent: an invalid one is refused.
-            token, receive = await authenticate_scope(verifier, scope, receive, self.max_form_bytes)
+            if self._header_only:
+                token, new, values = header_shortcut(verifier, scope)
+                if token is None and values:
+                    token = await verify_after_shortcut(verifier, new, values)
+            else:
+                token, receive = await authenticate_scope(
+                    verifier, scope, receive, self.max_form_bytes
+                )
             if token is None:
                 if protected:
                     raise verifier.missing()  # RFC 6750 §3.1: bare challenge

@@ -27,7 +27,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.websockets import WebSocket
 
-from bearerguard import Verifier
+from bearerguard import AccessToken, Verifier
 from bearerguard.adapters.starlette import (
     BearerAuthBackend,
     TokenCredentials,
@@ -37,6 +37,7 @@ from bearerguard.adapters.starlette import (
     require_claim,
     require_scopes,
 )
+from bearerguard.middleware.asgi import SCOPE_KEY
 from bearerguard.testing import Issuer
 from tests.adapters.starlette.servers import serve
 from tests.expect import bearer, body, challenge, check
@@ -402,6 +403,11 @@ async def test_misuse_fails_loudly() -> None:
         await private(request)
     with pytest.raises(RuntimeError, match="BearerAuthBackend must be installed"):
         sync_tenant(request)
+    # A token put in the scope by something else (the generic ASGI middleware) is no backend.
+    token = AccessToken({"sub": "u", "scope": "read"}, {"alg": "RS256"}, frozenset({"read"}))
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": [], SCOPE_KEY: token}
+    with pytest.raises(RuntimeError, match="BearerAuthBackend must be installed"):
+        await private(Request(scope))
     with pytest.raises(TypeError, match="exactly one"):
         require_claim("tenant")
     with pytest.raises(TypeError, match="exactly one"):
