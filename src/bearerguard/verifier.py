@@ -234,11 +234,15 @@ class Verifier:
         form: Sequence[str] | None = None,
     ) -> AccessToken | None:
         """Extract and verify: the token, ``None`` without credentials, or a raised refusal."""
-        hit, token = self._shortcut(authorization, query, form)
+        hit, new = self._shortcut(authorization, query, form)
         if hit is not None:
             return hit
-        if token is not None:
-            return self._verify_uncached(token)
+        if new is not None:
+            try:
+                return self._verify_uncached(new)
+            except BearerError:
+                if B64TOKEN.fullmatch(new) is not None:
+                    raise
         token = self.extract(authorization, query=query, form=form)
         return None if token is None else self.verify(token)
 
@@ -250,11 +254,25 @@ class Verifier:
         form: Sequence[str] | None = None,
     ) -> AccessToken | None:
         """As :meth:`authenticate`, with :meth:`verify_async`."""
-        hit, token = self._shortcut(authorization, query, form)
+        hit, new = self._shortcut(authorization, query, form)
         if hit is not None:
             return hit
-        if token is not None:
-            return await self._verify_uncached_async(token)
+        return await self._settle_async(new, authorization, query, form)
+
+    async def _settle_async(
+        self,
+        new: str | None,
+        authorization: str | Sequence[str] | None,
+        query: Sequence[str] | None = None,
+        form: Sequence[str] | None = None,
+    ) -> AccessToken | None:
+        """Finish what :meth:`_shortcut` left: verify *new*, else extract and verify."""
+        if new is not None:
+            try:
+                return await self._verify_uncached_async(new)
+            except BearerError:
+                if B64TOKEN.fullmatch(new) is not None:
+                    raise
         token = self.extract(authorization, query=query, form=form)
         return None if token is None else await self.verify_async(token)
 
@@ -287,8 +305,10 @@ class Verifier:
 
         ``(None, None)`` sends the request down the full extraction path. When the
         string after ``"Bearer "`` is a b64token, :func:`~bearerguard.extract.parse_authorization`
-        returns exactly it; a cache hit needs no such check, as only verified
-        tokens are cached and they are made of base64url characters and dots alone.
+        returns exactly it. A token that verifies is one (three base64url segments
+        joined by dots), so neither a cache hit nor a successful verification needs
+        the syntax check: only a failed one does, and a token that is no b64token
+        then gets the full extraction path's answer.
         """
         if query or form or not self._header_fast:
             return None, None
@@ -305,10 +325,7 @@ class Verifier:
         if authorization[:7] != "Bearer ":
             return None, None
         token = authorization[7:]
-        hit = self._cached(token)
-        if hit is not None:
-            return hit, None
-        return None, (token if B64TOKEN.fullmatch(token) is not None else None)
+        return self._cached(token), token
 
     def _cached(self, token: str) -> AccessToken | None:
         entry = self._cache.get(token) if type(token) is str else None  # lists are unhashable

@@ -35,7 +35,6 @@ from bearerguard.middleware.asgi import (
     buffer_form,
     header_shortcut,
     send_refusal,
-    verify_after_shortcut,
 )
 from bearerguard.requirements import ClaimEquals, ClaimIncludes, Requirements
 from bearerguard.tokens import AccessToken
@@ -191,7 +190,7 @@ class BearerAuthenticationMiddleware(AuthenticationMiddleware):
                     if self._header_only:  # one look at the header serves the usual requests
                         token, new, values = header_shortcut(verifier, scope)
                         if token is None and values:  # no await for a hit or without a token
-                            token = await verify_after_shortcut(verifier, new, values)
+                            token = await verifier._settle_async(new, values)
                     else:
                         token, receive = await authenticate_scope(
                             verifier, scope, receive, self.max_form_bytes

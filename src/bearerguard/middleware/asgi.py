@@ -51,25 +51,15 @@ def header_shortcut(
 ) -> tuple[AccessToken | None, str | None, list[str]]:
     """The usual request, when the header is the only token location, settled without parsing.
 
-    Returns (the cache hit, or the lone bearer token still to verify, and the
-    ``Authorization`` values). With neither, verify the values with
-    :meth:`~bearerguard.Verifier.authenticate_async` when there are any; none
-    means no credentials.
+    Returns (the cache hit, the lone bearer token still to verify, and the
+    ``Authorization`` values). Without a hit, ``verifier._settle_async(new, values)``
+    verifies the token or parses the values; no values means no credentials.
     """
     values = header_values(scope, b"authorization")
     if len(values) == 1:
         token, new = verifier._bearer(values[0])
         return token, new, values
     return None, None, values
-
-
-async def verify_after_shortcut(
-    verifier: Verifier, new: str | None, values: list[str]
-) -> AccessToken | None:
-    """Finish what :func:`header_shortcut` left: verify *new*, else parse *values*."""
-    if new is not None:
-        return await verifier._verify_uncached_async(new)
-    return await verifier.authenticate_async(values)
 
 
 async def buffer_form(
@@ -215,7 +205,7 @@ class BearerAuthASGIMiddleware:
             if self._header_only:
                 token, new, values = header_shortcut(verifier, scope)
                 if token is None and values:
-                    token = await verify_after_shortcut(verifier, new, values)
+                    token = await verifier._settle_async(new, values)
             else:
                 token, receive = await authenticate_scope(
                     verifier, scope, receive, self.max_form_bytes
