@@ -95,7 +95,11 @@ class Requirements:
         return bool(self.scopes or self.any_scopes or self.claims)
 
     def met_by(self, token: AccessToken) -> bool:
-        """True when *token* meets every requirement (:meth:`check` without the error)."""
+        """True when *token* meets every requirement: :meth:`check` without the error.
+
+        It runs the claim checks too; the Starlette decorators, whose checks are
+        :class:`ClaimEquals`/:class:`ClaimIncludes`, ask it before :meth:`check`.
+        """
         have = token.scopes
         return (
             have >= self._all

@@ -169,6 +169,7 @@ class Verifier:
         self._cache_size = token_cache_size
         self._seen: set[int] = set()  # hashes of tokens verified once while the cache was full
         self._header_fast = HEADER in self._locations
+        self._header_only = self._locations == (HEADER,)
         self._headers: dict[str, dict[str, Any]] = {}
 
     # -- public entry points ----------------------------------------------
@@ -237,6 +238,16 @@ class Verifier:
         hit, new = self._shortcut(authorization, query, form)
         if hit is not None:
             return hit
+        return self._settle(new, authorization, query, form)
+
+    def _settle(
+        self,
+        new: str | None,
+        authorization: str | Sequence[str] | None,
+        query: Sequence[str] | None = None,
+        form: Sequence[str] | None = None,
+    ) -> AccessToken | None:
+        """Finish what :meth:`_shortcut` left: verify *new*, else extract and verify."""
         if new is not None:
             try:
                 return self._verify_uncached(new)

@@ -14,6 +14,8 @@ from bearerguard.verifier import Verifier, error_response
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
+    from bearerguard.tokens import AccessToken
+
 
 def render(err: BearerError) -> HttpResponse:
     """The core's refusal, rendered as is: status, headers and JSON body."""
@@ -37,3 +39,14 @@ def credentials(request: HttpRequest | Any, verifier: Verifier) -> dict[str, Any
     # several headers are refused as such (RFC 6750 §2, RFC 9110 §5.3).
     authorization = authorization_values(request.META.get("HTTP_AUTHORIZATION"))
     return {"authorization": authorization, "query": query, "form": form}
+
+
+def authenticate(request: HttpRequest | Any, verifier: Verifier) -> AccessToken | None:
+    """``verifier.authenticate`` for a Django request; the usual lone header needs no parsing."""
+    value = request.META.get("HTTP_AUTHORIZATION")
+    if not verifier._header_only or (value is not None and "," in value):
+        return verifier.authenticate(**credentials(request, verifier))
+    if value is None:
+        return None
+    token, new = verifier._bearer(value)
+    return token if token is not None else verifier._settle(new, value)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, cast
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.core.exceptions import ImproperlyConfigured
 
-from bearerguard.adapters.django._http import credentials, render
+from bearerguard.adapters.django._http import authenticate, credentials, render
 from bearerguard.adapters.django.conf import Configured, configured
 from bearerguard.adapters.django.users import aresolve_user, resolve_user
 from bearerguard.errors import BearerError, InvalidRequest
@@ -132,7 +132,7 @@ class BearerAuthMiddleware:
         if not _exempt(config, request.path_info):
             verifier = config.verifier
             try:
-                token = verifier.authenticate(**credentials(request, verifier))
+                token = authenticate(request, verifier)
                 if token is not None:
                     user = resolve_user(request, token)
                     _attach(request, config, token, user, _signed_in(request))
