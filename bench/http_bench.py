@@ -44,7 +44,7 @@ from typing import Any
 from bearerguard import Verifier
 from bearerguard.testing import Issuer
 
-from ._tokens import AUDIENCE, environment, mint
+from ._tokens import AUDIENCE, environment, floor_fn, floor_input, mint
 
 ROOT = Path(__file__).resolve().parent.parent
 # Where the servers import bearerguard from: BENCH_SRC=/path/to/copy compares a patched copy.
@@ -97,7 +97,9 @@ class Cell:
     mode: str  # "bearerguard" or "pyjwt"
     label: str
     path: str
-    tokens: str  # "none", "pad" (the token under another header name), "same", "fresh"
+    # "none", "pad" (the token under another header name), "same", "fresh", or "floor"
+    # (no token: the floor app's /protected reads none)
+    tokens: str
     rps: float = 0.0
     cpu_us: float = 0.0  # server CPU time (user + system, all its processes) per request
     errors: int = 0
@@ -132,6 +134,7 @@ def _pin(cpu: int) -> list[str]:
 
 def app_env(mode: str, issuer: Issuer) -> dict[str, str]:
     """The environment a bench app runs in (a server, or the in-process child)."""
+    key = next(k for k in issuer.keys if k.alg == "RS256")
     return {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([SRC, str(ROOT)]),
@@ -139,6 +142,8 @@ def app_env(mode: str, issuer: Issuer) -> dict[str, str]:
         "BEARERGUARD_ISSUER": issuer.issuer,
         "BEARERGUARD_AUDIENCE": AUDIENCE,
         "BEARERGUARD_JWKS_URI": issuer.jwks_uri,
+        "BENCH_FLOOR_KEY": key.public_pem().decode(),
+        "BENCH_FLOOR_TOKEN": issuer.token(kid=key.kid),
     }
 
 
@@ -360,12 +365,15 @@ def in_process(
     call = (_asgi_caller if framework == "starlette" else _wsgi_caller)(app)
     fresh = Path(tokens_file).read_text().split()
     filler = Path(filler_file).read_text().split()
+    mode = os.environ.get("BENCH_MODE", "bearerguard")
     plan: dict[str, tuple[str, list[str] | None]] = {
         "none": ("/open", None),
         "same": ("/protected", filler[:1]),
         "fresh": ("/protected", fresh),
     }
-    for token in filler:  # the token cache full of other tokens, as in a running server
+    if mode == "floor":  # the control: /protected checks one signature and reads no token
+        plan = {"none": ("/open", None), "floor": ("/protected", None)}
+    for token in filler if mode != "floor" else ():  # the token cache full of other tokens
         if call("/protected", token) != 200:
             raise SystemExit(f"{framework}: /protected did not answer 200")
     for path, toks in plan.values():  # warm up; every answer must be 200
@@ -387,7 +395,7 @@ def in_process(
                 if name == "fresh":
                     offset += n
             out.setdefault(name, []).append((time.perf_counter() - start) / n * 1e6)
-    if os.environ.get("BENCH_MODE") != "pyjwt":
+    if mode == "bearerguard":
         cache = _token_cache(framework, app)
         if any(t in cache for t in fresh):  # the figures would not be what they claim
             raise SystemExit(f"{framework}: a fresh token was served from the token cache")
@@ -429,7 +437,7 @@ def run_in_process(
 
 
 # -- the schedule ----------------------------------------------------------------------------
-def cells_for(framework: str, baseline: bool) -> list[Cell]:
+def cells_for(framework: str, baseline: bool, floor: bool = True) -> list[Cell]:
     cells = [
         Cell(framework, "bearerguard", "open route", "/open", "none"),
         Cell(framework, "bearerguard", "open route, token-sized header", "/open", "pad"),
@@ -442,31 +450,44 @@ def cells_for(framework: str, baseline: bool) -> list[Cell]:
             Cell(framework, "pyjwt", "PyJWT bearer check, same token", "/protected", "same"),
             Cell(framework, "pyjwt", "PyJWT bearer check, fresh token", "/protected", "fresh"),
         ]
+    if floor:  # the control: what the signature check alone costs in this server
+        cells += [
+            Cell(framework, "floor", "floor app: open route", "/open", "none"),
+            Cell(framework, "floor", "floor app: raw RS256 check only", "/protected", "floor"),
+        ]
     return cells
 
 
-def uncached_verify_us(issuer: Issuer, tokens: list[str]) -> float:
-    """The in-process cost of one uncached verification (best of 5 passes), on CPU 0."""
+def tight_costs(issuer: Issuer, tokens: list[str]) -> tuple[float, float]:
+    """In-process µs of one uncached verification and of the raw RS256 check alone (the
+    floor), each the best of 5 passes over the same tokens, on CPU 0."""
     v = Verifier(issuer=issuer.issuer, audience=AUDIENCE, keys=issuer.jwks(), token_cache_size=0)
     sample = tokens[:500]
+    floor = floor_fn(next(k for k in issuer.keys if k.alg == "RS256"), "RS256")
+    inputs = [floor_input(t, "RS256") for t in sample]
     pinned = hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2
     before = os.sched_getaffinity(0) if pinned else set()
     if pinned:
         os.sched_setaffinity(0, {0})
     try:
-        best = float("inf")
+        best = [float("inf"), float("inf")]
         for _ in range(5):
             start = time.perf_counter()
             for t in sample:
                 v.verify(t)
-            best = min(best, (time.perf_counter() - start) / len(sample) * 1e6)
+            middle = time.perf_counter()
+            for sig, data in inputs:
+                floor(sig, data)
+            end = time.perf_counter()
+            best[0] = min(best[0], (middle - start) / len(sample) * 1e6)
+            best[1] = min(best[1], (end - middle) / len(sample) * 1e6)
     finally:
         if pinned:
             os.sched_setaffinity(0, before)
-    return best
+    return best[0], best[1]
 
 
-def report(cells: list[Cell], verify_us: float, rounds: int) -> list[str]:
+def report(cells: list[Cell], verify_us: float, floor_us: float, rounds: int) -> list[str]:
     """The table and the targets. Ratios use server CPU per request: on a shared machine
     throughput swings with the neighbours' load, CPU time per request much less.
 
@@ -496,7 +517,7 @@ def report(cells: list[Cell], verify_us: float, rounds: int) -> list[str]:
         ratio = statistics.median(b / x for b, x in pairs if x)
         added = statistics.median(x - b for b, x in pairs)
         times = added / verify_us
-        x = f"{times:>9.2f}" if c.tokens == "fresh" else " " * 9
+        x = f"{times:>9.2f}" if c.tokens in ("fresh", "floor") else " " * 9
         return f"{ratio:>6.2f} {added:>9.1f} {x}", ratio, times
 
     for fw in dict.fromkeys(c.framework for c in cells):
@@ -520,6 +541,7 @@ def report(cells: list[Cell], verify_us: float, rounds: int) -> list[str]:
                 label = f"{fw}: fresh token added <= {FRESH_TARGET}x verify"
                 checks.append((label, times1, times1 <= FRESH_TARGET))
                 checks.append((label + ", padded", times2, times2 <= FRESH_TARGET))
+    lines += controls(cells, verify_us, floor_us)
     lines.append("\ntargets (by server CPU per request)")
     lines += [f"  {label:<52} {v:>6.2f} {'PASS' if ok else 'FAIL'}" for label, v, ok in checks]
     if any(c.errors for c in cells):
@@ -527,16 +549,51 @@ def report(cells: list[Cell], verify_us: float, rounds: int) -> list[str]:
     return lines
 
 
+def controls(cells: list[Cell], verify_us: float, floor_us: float) -> list[str]:
+    """What the raw signature check alone adds in each server, next to a fresh token."""
+    lines = []
+
+    def added(fw: str, mode: str, tokens: str) -> float | None:
+        rows = [c for c in cells if c.framework == fw and c.mode == mode]
+        base = next((c for c in rows if c.tokens == "none"), None)
+        cell = next((c for c in rows if c.tokens == tokens), None)
+        if base is None or cell is None:
+            return None
+        return statistics.median(x - b for b, x in zip(base.cpu_runs, cell.cpu_runs, strict=True))
+
+    for fw in dict.fromkeys(c.framework for c in cells):
+        floor, fresh = added(fw, "floor", "floor"), added(fw, "bearerguard", "fresh")
+        if floor is None:
+            continue
+        line = (
+            f"  {fw:<10} raw RS256 check alone adds {floor:5.1f} µs = {floor / floor_us:.2f}x its "
+            f"tight loop ({floor_us:.1f} µs), {floor / verify_us:.2f}x a verification"
+        )
+        if fresh is not None:
+            line += f"; a fresh token adds {fresh - floor:5.1f} µs more"
+        lines.append(line)
+    if lines:
+        lines.insert(0, "\ncontrol (floor app, server CPU per request)")
+    return lines
+
+
 def report_in_process(
-    results: dict[tuple[str, str], dict[str, float]], verify_us: float
+    results: dict[tuple[str, str], dict[str, float]], verify_us: float, floor_us: float
 ) -> list[str]:
     lines = [
         "\nin-process (the app called directly: framework + adapter + verifier, no server)",
         f"{'framework':<10} {'check':<12} {'open µs':>8} {'same µs':>8} {'added':>6} {'vs open':>8}"
         f" {'fresh µs':>9} {'added':>6} {'x verify':>9}",
     ]
-    checks = []
+    checks, control = [], []
     for (fw, mode), r in results.items():
+        if mode == "floor":
+            floor = r["floor"] - r["none"]
+            control.append(
+                f"  {fw:<10} raw RS256 check alone adds {floor:5.1f} µs = {floor / floor_us:.2f}x "
+                f"its tight loop ({floor_us:.1f} µs), {floor / verify_us:.2f}x a verification"
+            )
+            continue
         same, fresh = r["same"] - r["none"], r["fresh"] - r["none"]
         ratio, times = r["none"] / r["same"], fresh / verify_us
         lines.append(
@@ -546,6 +603,8 @@ def report_in_process(
         if mode == "bearerguard":  # the same-token target is about servers: see below
             label = f"{fw}: fresh token added <= {FRESH_TARGET}x verify"
             checks.append((label, times, times <= FRESH_TARGET))
+    if control:
+        lines += ["\ncontrol (floor app, in-process)", *control]
     lines.append("\ntargets (in-process)")
     lines += [f"  {label:<44} {v:>6.2f} {'PASS' if ok else 'FAIL'}" for label, v, ok in checks]
     return lines
@@ -566,6 +625,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh-tokens", type=int, default=3000, help="> the cache's 1024")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (5; median)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the PyJWT rows")
+    parser.add_argument("--no-floor", action="store_true", help="skip the floor-app control")
     parser.add_argument("--python-client", action="store_true", help="do not use wrk")
     args = parser.parse_args(argv)
     frameworks = [f.strip() for f in args.frameworks.split(",") if f.strip()]
@@ -588,9 +648,11 @@ def main(argv: list[str] | None = None) -> int:
         files["same"].write_text(same[0] + "\n")
         files["fresh"].write_text("\n".join(fresh) + "\n")
         files["filler"].write_text("\n".join(filler) + "\n")
-        verify_us = uncached_verify_us(issuer, fresh)
-        print(f"uncached RS256 verification in-process: {verify_us:.1f} µs")
-        modes = ("bearerguard", "pyjwt") if not args.no_baseline else ("bearerguard",)
+        verify_us, floor_us = tight_costs(issuer, fresh)
+        print(f"uncached RS256 verification in-process: {verify_us:.1f} µs (floor {floor_us:.1f})")
+        modes = (
+            ["bearerguard"] + ["pyjwt"] * (not args.no_baseline) + ["floor"] * (not args.no_floor)
+        )
         inproc = {}
         for fw in frameworks:
             for mode in modes:
@@ -602,7 +664,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.no_servers:
             frameworks = []
         results: dict[tuple[str, str], list[tuple[float, float, int]]] = {}
-        cells = [c for fw in frameworks for c in cells_for(fw, not args.no_baseline)]
+        cells = [
+            c for fw in frameworks for c in cells_for(fw, not args.no_baseline, not args.no_floor)
+        ]
 
         offset = 0  # where the fresh tokens' cycle goes on from (see FILLER_TOKENS)
 
@@ -614,14 +678,14 @@ def main(argv: list[str] | None = None) -> int:
                 file = files.get(kind)
                 out = run_wrk(port, c.path, file, seconds, args.connections, work, header, offset)
             else:
-                toks = {"none": [], "same": same, "fresh": fresh}[kind]
+                toks = {"none": [], "floor": [], "same": same, "fresh": fresh}[kind]
                 out = run_python(port, c.path, toks, seconds, args.connections, header, offset)
             if kind == "fresh":  # past every request sent, including those still in flight
                 offset += out[1] + 2 * args.connections
             return out
 
         for fw in frameworks:
-            for mode in ("bearerguard", "pyjwt"):
+            for mode in ("bearerguard", "pyjwt", "floor"):
                 mine = [c for c in cells if c.framework == fw and c.mode == mode]
                 if not mine:
                     continue
@@ -630,7 +694,7 @@ def main(argv: list[str] | None = None) -> int:
                     if status != 200 or b'"user-1"' not in body:
                         raise SystemExit(f"{fw}/{mode}: /protected answered {status}")
                     offset = 0
-                    for token in filler:  # fill the token cache with other tokens
+                    for token in filler if mode != "floor" else ():  # fill the token cache
                         if _get(port, "/protected", token)[0] != 200:
                             raise SystemExit(f"{fw}/{mode}: /protected refused a filler token")
                     for c in mine:  # warm-up: JWKS fetch, caches, code paths
@@ -657,12 +721,14 @@ def main(argv: list[str] | None = None) -> int:
     # The verification cost measured again at the end: on a shared machine either pass can
     # be slowed by a neighbour, never sped up, so the lower one is the machine's cost.
     with Issuer(audience=AUDIENCE) as issuer:
-        again = uncached_verify_us(issuer, mint(issuer, "RS256", 500))
-    print(f"uncached RS256 verification in-process, again: {again:.1f} µs")
-    verify_us = min(verify_us, again)
-    lines = report_in_process(inproc, verify_us)
+        again, floor_again = tight_costs(issuer, mint(issuer, "RS256", 500))
+    print(
+        f"uncached RS256 verification in-process, again: {again:.1f} µs (floor {floor_again:.1f})"
+    )
+    verify_us, floor_us = min(verify_us, again), min(floor_us, floor_again)
+    lines = report_in_process(inproc, verify_us, floor_us)
     if cells:
-        lines += report(cells, verify_us, args.rounds)
+        lines += report(cells, verify_us, floor_us, args.rounds)
     for line in lines:
         print(line)
     return 0

@@ -6,6 +6,7 @@ import os
 
 from django.conf import settings
 
+from ._floor import floor_check
 from ._pyjwt import CHALLENGE, MODE, check
 
 if not settings.configured:
@@ -14,10 +15,10 @@ if not settings.configured:
         SECRET_KEY="bench-not-secret",
         ALLOWED_HOSTS=["*"],
         ROOT_URLCONF=__name__,
-        INSTALLED_APPS=["bearerguard.adapters.django"] if MODE != "pyjwt" else [],
+        INSTALLED_APPS=["bearerguard.adapters.django"] if MODE == "bearerguard" else [],
         MIDDLEWARE=(
             ["bearerguard.adapters.django.middleware.BearerAuthMiddleware"]
-            if MODE != "pyjwt"
+            if MODE == "bearerguard"
             else []
         ),
         USE_TZ=True,
@@ -46,6 +47,11 @@ def protected(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"sub": token.subject})
 
 
+def protected_floor(request: HttpRequest) -> JsonResponse:
+    floor_check()
+    return JsonResponse({"sub": "user-1"})
+
+
 def protected_pyjwt(request: HttpRequest) -> JsonResponse:
     claims = check(request.headers.get("Authorization"))
     if claims is None:
@@ -57,6 +63,6 @@ def protected_pyjwt(request: HttpRequest) -> JsonResponse:
 
 urlpatterns = [
     path("open", open_route),
-    path("protected", protected_pyjwt if MODE == "pyjwt" else protected),
+    path("protected", {"pyjwt": protected_pyjwt, "floor": protected_floor}.get(MODE, protected)),
 ]
 app = get_wsgi_application()

@@ -9,6 +9,7 @@ from flask import Flask, request
 
 from bearerguard.adapters.flask import BearerAuth, current_token
 
+from ._floor import floor_check
 from ._pyjwt import CHALLENGE, MODE, check
 
 app = Flask(__name__)
@@ -20,7 +21,14 @@ def open_route() -> dict[str, Any]:
     return {"message": "public"}
 
 
-if MODE == "pyjwt":
+if MODE == "floor":
+
+    @app.get("/protected")
+    def protected() -> Any:
+        floor_check()
+        return {"sub": "user-1"}
+
+elif MODE == "pyjwt":
 
     @app.get("/protected")
     def protected() -> Any:

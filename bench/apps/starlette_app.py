@@ -13,6 +13,7 @@ from starlette.routing import Route
 from bearerguard import Settings, Verifier
 from bearerguard.adapters.starlette import bearer_auth_middleware, require_scopes
 
+from ._floor import floor_check
 from ._pyjwt import CHALLENGE, MODE, check
 
 
@@ -34,8 +35,15 @@ async def protected_pyjwt(request: Request) -> JSONResponse:
     return JSONResponse({"sub": claims["sub"]})
 
 
+async def protected_floor(request: Request) -> JSONResponse:
+    floor_check()
+    return JSONResponse({"sub": "user-1"})
+
+
 middleware: list[Middleware] = []
-if MODE == "pyjwt":
+if MODE == "floor":
+    endpoint = protected_floor
+elif MODE == "pyjwt":
     endpoint = protected_pyjwt
 else:
     endpoint = protected
