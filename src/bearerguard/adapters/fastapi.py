@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from bearerguard.errors import BearerError
 from bearerguard.middleware._common import MAX_FORM_BYTES, is_form_request, token_params
-from bearerguard.middleware.asgi import SCOPE_KEY, header_values
+from bearerguard.middleware.asgi import SCOPE_KEY, header_shortcut, header_values
 from bearerguard.requirements import ClaimCheck, Requirements
 from bearerguard.tokens import AccessToken
 from bearerguard.verifier import Verifier, error_response
@@ -125,9 +125,7 @@ class BearerToken(SecurityBase):
             return None
         return token_params(await request.body())
 
-    async def __call__(
-        self, conn: HTTPConnection, security_scopes: SecurityScopes
-    ) -> AccessToken | None:
+    async def _authenticate(self, conn: HTTPConnection) -> AccessToken | None:
         verifier = self.verifier
         locations = verifier.token_locations
         query = conn.query_params.getlist("access_token") if "query" in locations else None
@@ -138,10 +136,21 @@ class BearerToken(SecurityBase):
             and is_form_request(conn.method, conn.headers.get("content-type"))
         ):
             form = await self._form(conn)
+        return await verifier.authenticate_async(
+            header_values(conn.scope, b"authorization"), query=query, form=form
+        )
+
+    async def __call__(
+        self, conn: HTTPConnection, security_scopes: SecurityScopes
+    ) -> AccessToken | None:
+        verifier = self.verifier
         try:
-            token = await verifier.authenticate_async(
-                header_values(conn.scope, b"authorization"), query=query, form=form
-            )
+            if verifier._header_only:  # the default: one look at the header
+                token, new, values = header_shortcut(verifier, conn.scope)
+                if token is None and values:
+                    token = await verifier._settle_async(new, values)
+            else:
+                token = await self._authenticate(conn)
             if token is None:
                 if self.optional:
                     return None

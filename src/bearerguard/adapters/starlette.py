@@ -81,9 +81,20 @@ class TokenCredentials(AuthCredentials):
     """``request.auth``: the token's scopes (so ``@requires`` works) and ``.token``."""
 
     def __init__(self, token: AccessToken) -> None:
-        # AuthCredentials.__init__ would only copy the list again.
-        self.scopes = sorted(token.scopes)
+        # No AuthCredentials.__init__: the scope list is made when first read (most
+        # requests never read it), and per request, so no request sees another's edits.
         self.token = token
+
+    @property
+    def scopes(self) -> list[str]:
+        scopes: list[str] | None = self.__dict__.get("_scopes")
+        if scopes is None:
+            scopes = self.__dict__["_scopes"] = sorted(self.token.scopes)
+        return scopes
+
+    @scopes.setter
+    def scopes(self, value: list[str]) -> None:
+        self.__dict__["_scopes"] = value
 
 
 class BearerAuthenticationError(AuthenticationError):

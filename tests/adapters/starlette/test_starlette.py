@@ -228,6 +228,35 @@ def test_starlette_requires_uses_token_scopes(
     assert c.get("/requires", headers=bearer(issuer.token(scopes=["other"]))).status_code == 403
 
 
+def test_credentials_scopes_are_per_request(
+    client_factory: Factory, verifier: Verifier, issuer: Issuer
+) -> None:
+    # The cache hands every request the same AccessToken; request.auth.scopes stays a fresh
+    # list each time, so an endpoint editing it changes nothing for the next request.
+    async def edit(request: Request) -> JSONResponse:
+        seen = list(request.auth.scopes)
+        request.auth.scopes.append("admin")
+        after = request.auth.scopes
+        request.auth.scopes = ["replaced"]
+        return JSONResponse({"seen": seen, "after": after, "set": request.auth.scopes})
+
+    app = Starlette(routes=[Route("/edit", edit)], middleware=[bearer_auth_middleware(verifier)])
+    c = client_factory(app)
+    headers = bearer(issuer.token(scopes=["write:messages", "read:messages"]))
+    for _ in range(2):  # the second request is a cache hit
+        r = c.get("/edit", headers=headers)
+        check(
+            r,
+            200,
+            None,
+            {
+                "seen": ["read:messages", "write:messages"],
+                "after": ["read:messages", "write:messages", "admin"],
+                "set": ["replaced"],
+            },
+        )
+
+
 def test_query_token(
     client_factory: Factory, locations_verifier: Callable[[str], Verifier], issuer: Issuer
 ) -> None:
