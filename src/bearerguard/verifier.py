@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import math
-import re
-import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from bearerguard._jose import b64decode, is_number, json_object
 from bearerguard.errors import BearerError, InsufficientScope, InvalidToken, MissingToken
 from bearerguard.extract import B64TOKEN, HEADER, extract_token
 from bearerguard.jwk import VerifyFn, VerifyKey, import_static, make_hmac_verifier
@@ -21,73 +16,9 @@ from bearerguard.requirements import Requirements
 from bearerguard.settings import HMAC_ALGORITHMS, Settings
 from bearerguard.tokens import AccessToken, read_scopes
 
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _ID_TOKEN_ONLY = ("nonce", "at_hash", "c_hash", "s_hash")
 _STRING_CLAIMS = ("sub", "client_id", "jti", "azp", "scope")
 _NUMERIC_CLAIMS = ("exp", "nbf", "iat", "auth_time")
-_UNDERSTOOD_HEADER = frozenset(
-    {"alg", "kid", "typ", "cty", "jku", "x5u", "jwk", "x5c", "x5t", "x5t#S256"}
-)
-
-
-if sys.version_info >= (3, 11):
-    # base64url -> base64, and the characters base64url lacks ("+", "/", "=") -> "!", which
-    # strict mode refuses: one C pass validates and decodes (no regex over the segment).
-    _TO_B64 = bytes.maketrans(b"-_+/=", b"+/!!!")
-    _PAD = (b"", b"", b"==", b"=")
-
-    def _b64decode(segment: str) -> bytes:
-        # RFC 7515 §2: base64url without padding; anything else is malformed.
-        # (Non-ASCII input raises UnicodeEncodeError, a ValueError.)
-        return binascii.a2b_base64(
-            segment.encode("ascii").translate(_TO_B64) + _PAD[len(segment) % 4],
-            strict_mode=True,
-        )
-
-else:  # pragma: no cover - Python 3.10 has no strict_mode
-
-    def _b64decode(segment: str) -> bytes:
-        # RFC 7515 §2: base64url without padding; anything else is malformed.
-        if len(segment) % 4 == 1 or _B64URL.fullmatch(segment) is None:
-            raise ValueError("bad base64url")
-        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        raise ValueError("duplicate member")  # RFC 7515 §5.2 / RFC 7519 §4: refuse, don't guess
-    return obj
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError("non-finite number")
-
-
-# Built once: json.loads(..., object_pairs_hook=...) would build a decoder per call.
-_JSON = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
-
-
-def _json_object(data: bytes) -> dict[str, Any]:
-    # RFC 7519 §7.2: the claims are UTF-8 JSON (json.loads on bytes would also take UTF-16/32).
-    text = data.decode("utf-8")
-    try:
-        obj, end = _JSON.raw_decode(text)  # fast path: no leading whitespace
-    except json.JSONDecodeError:
-        obj = _JSON.decode(text)  # JSON allows leading whitespace; else raises again
-    else:
-        if end != len(text) and text[end:].strip(" \t\n\r"):  # RFC 8259 §2 whitespace only
-            raise ValueError("extra data")
-    if not isinstance(obj, dict):
-        raise ValueError("not an object")
-    return obj
-
-
-def _is_number(value: Any) -> bool:
-    # bool is not a number here; huge ints would overflow float arithmetic.
-    if type(value) is int:
-        return abs(value) <= 2**53
-    return type(value) is float and math.isfinite(value)
 
 
 class _CacheEntry:
@@ -374,15 +305,15 @@ class Verifier:
         if header is None:
             header = self._parse_header(h64)
         try:
-            claims = _json_object(_b64decode(p64))
-            sig = _b64decode(s64)
+            claims = json_object(b64decode(p64))
+            sig = b64decode(s64)
         except (ValueError, RecursionError):
             raise InvalidToken("malformed_token") from None
         return header, claims, f"{h64}.{p64}".encode("ascii"), sig
 
     def _parse_header(self, h64: str) -> dict[str, Any]:
         try:
-            header = _json_object(_b64decode(h64))
+            header = json_object(b64decode(h64))
         except (ValueError, RecursionError):
             raise InvalidToken("malformed_token") from None
         if "enc" in header:
@@ -447,7 +378,7 @@ class Verifier:
                     pass
             nbf = claims.get("nbf", claims.get("iat", 0.0))
             cache[token] = _CacheEntry(
-                access_token, key, claims["exp"], nbf if _is_number(nbf) else 0.0
+                access_token, key, claims["exp"], nbf if is_number(nbf) else 0.0
             )
         return access_token
 
@@ -471,7 +402,7 @@ class Verifier:
         if "at_hash" in claims or "c_hash" in claims:
             raise InvalidToken("id_token_presented")
         for name in _NUMERIC_CLAIMS:
-            if name in claims and not _is_number(claims[name]):
+            if name in claims and not is_number(claims[name]):
                 raise InvalidToken("invalid_claim")
         for name in _STRING_CLAIMS:
             value = claims.get(name, "")
