@@ -613,8 +613,8 @@ def report_in_process(
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--in-process"]:  # the child process of run_in_process
-        fw, tokens, filler, n, rounds = argv[1], argv[2], argv[3], int(argv[4]), int(argv[5])
-        print(json.dumps(in_process(fw, tokens, filler, n, rounds)))
+        fw, tokens_file, filler_file = argv[1], argv[2], argv[3]
+        print(json.dumps(in_process(fw, tokens_file, filler_file, int(argv[4]), int(argv[5]))))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--requests", type=int, default=2000, help="in-process, per cell (2000)")

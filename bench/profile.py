@@ -148,18 +148,18 @@ def main(argv: list[str] | None = None) -> int:
         cached.verify(tokens[0])
         header_value = "Bearer " + tokens[0]
         n = 200_000
-        rows = {
+        rows: dict[str, Callable[[], Any]] = {
             "cache hit: verify(token)": lambda: cached.verify(tokens[0]),
             "cache hit: authenticate(header)": lambda: cached.authenticate(header_value),
             "general header parser alone": lambda: parse_authorization(header_value),
         }
         print(f"\nper call, µs (best of {args.repeat} x {n})")
-        for name, fn in rows.items():
+        for name, call in rows.items():
             best = float("inf")
             for _ in range(args.repeat):
                 start = time.perf_counter()
                 for _ in range(n):
-                    fn()
+                    call()
                 best = min(best, (time.perf_counter() - start) / n)
             print(f"  {name:<38} {best * 1e6:>10.2f}")
     return 0
