@@ -371,9 +371,11 @@ def in_process(
         "same": ("/protected", filler[:1]),
         "fresh": ("/protected", fresh),
     }
-    if mode == "floor":  # the control: /protected checks one signature and reads no token
+    if mode == "floor":  # a control: /protected checks one signature and reads no token
         plan = {"none": ("/open", None), "floor": ("/protected", None)}
-    for token in filler if mode != "floor" else ():  # the token cache full of other tokens
+    elif mode == "verify":  # a control: a bare Verifier.verify, cache off
+        plan = {"none": ("/open", None), "fresh": ("/protected", fresh)}
+    for token in filler if mode in ("bearerguard", "pyjwt") else ():  # fill the token cache
         if call("/protected", token) != 200:
             raise SystemExit(f"{framework}: /protected did not answer 200")
     for path, toks in plan.values():  # warm up; every answer must be 200
@@ -437,7 +439,7 @@ def run_in_process(
 
 
 # -- the schedule ----------------------------------------------------------------------------
-def cells_for(framework: str, baseline: bool, floor: bool = True) -> list[Cell]:
+def cells_for(framework: str, baseline: bool, controls: bool = True) -> list[Cell]:
     cells = [
         Cell(framework, "bearerguard", "open route", "/open", "none"),
         Cell(framework, "bearerguard", "open route, token-sized header", "/open", "pad"),
@@ -450,10 +452,12 @@ def cells_for(framework: str, baseline: bool, floor: bool = True) -> list[Cell]:
             Cell(framework, "pyjwt", "PyJWT bearer check, same token", "/protected", "same"),
             Cell(framework, "pyjwt", "PyJWT bearer check, fresh token", "/protected", "fresh"),
         ]
-    if floor:  # the control: what the signature check alone costs in this server
+    if controls:  # what the signature alone, and a bare verification, cost in this server
         cells += [
             Cell(framework, "floor", "floor app: open route", "/open", "none"),
             Cell(framework, "floor", "floor app: raw RS256 check only", "/protected", "floor"),
+            Cell(framework, "verify", "verify app: open route", "/open", "none"),
+            Cell(framework, "verify", "verify app: bare verify, fresh", "/protected", "fresh"),
         ]
     return cells
 
@@ -563,17 +567,22 @@ def controls(cells: list[Cell], verify_us: float, floor_us: float) -> list[str]:
 
     for fw in dict.fromkeys(c.framework for c in cells):
         floor, fresh = added(fw, "floor", "floor"), added(fw, "bearerguard", "fresh")
-        if floor is None:
-            continue
-        line = (
-            f"  {fw:<10} raw RS256 check alone adds {floor:5.1f} µs = {floor / floor_us:.2f}x its "
-            f"tight loop ({floor_us:.1f} µs), {floor / verify_us:.2f}x a verification"
-        )
-        if fresh is not None:
-            line += f"; a fresh token adds {fresh - floor:5.1f} µs more"
-        lines.append(line)
+        bare = added(fw, "verify", "fresh")
+        if floor is not None:
+            lines.append(
+                f"  {fw:<10} raw RS256 check alone adds {floor:5.1f} µs = {floor / floor_us:.2f}x"
+                f" its tight loop ({floor_us:.1f} µs), {floor / verify_us:.2f}x a verification"
+            )
+        if bare is not None:
+            line = (
+                f"  {fw:<10} a bare Verifier.verify adds {bare:5.1f} µs = {bare / verify_us:.2f}x"
+                f" its tight loop ({verify_us:.1f} µs)"
+            )
+            if fresh is not None:
+                line += f"; through the adapter a fresh token adds {fresh / bare:.2f}x that"
+            lines.append(line)
     if lines:
-        lines.insert(0, "\ncontrol (floor app, server CPU per request)")
+        lines.insert(0, "\ncontrols (server CPU per request)")
     return lines
 
 
@@ -594,6 +603,18 @@ def report_in_process(
                 f"its tight loop ({floor_us:.1f} µs), {floor / verify_us:.2f}x a verification"
             )
             continue
+        if mode == "verify":
+            bare = r["fresh"] - r["none"]
+            line = (
+                f"  {fw:<10} a bare Verifier.verify adds {bare:5.1f} µs = {bare / verify_us:.2f}x "
+                f"its tight loop ({verify_us:.1f} µs)"
+            )
+            mine = results.get((fw, "bearerguard"))
+            if mine is not None:
+                ratio = (mine["fresh"] - mine["none"]) / bare
+                line += f"; through the adapter a fresh token adds {ratio:.2f}x that"
+            control.append(line)
+            continue
         same, fresh = r["same"] - r["none"], r["fresh"] - r["none"]
         ratio, times = r["none"] / r["same"], fresh / verify_us
         lines.append(
@@ -604,7 +625,7 @@ def report_in_process(
             label = f"{fw}: fresh token added <= {FRESH_TARGET}x verify"
             checks.append((label, times, times <= FRESH_TARGET))
     if control:
-        lines += ["\ncontrol (floor app, in-process)", *control]
+        lines += ["\ncontrols (in-process)", *control]
     lines.append("\ntargets (in-process)")
     lines += [f"  {label:<44} {v:>6.2f} {'PASS' if ok else 'FAIL'}" for label, v, ok in checks]
     return lines
@@ -625,7 +646,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh-tokens", type=int, default=3000, help="> the cache's 1024")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (5; median)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the PyJWT rows")
-    parser.add_argument("--no-floor", action="store_true", help="skip the floor-app control")
+    parser.add_argument("--no-controls", action="store_true", help="skip the control apps")
     parser.add_argument("--python-client", action="store_true", help="do not use wrk")
     args = parser.parse_args(argv)
     frameworks = [f.strip() for f in args.frameworks.split(",") if f.strip()]
@@ -650,9 +671,8 @@ def main(argv: list[str] | None = None) -> int:
         files["filler"].write_text("\n".join(filler) + "\n")
         verify_us, floor_us = tight_costs(issuer, fresh)
         print(f"uncached RS256 verification in-process: {verify_us:.1f} µs (floor {floor_us:.1f})")
-        modes = (
-            ["bearerguard"] + ["pyjwt"] * (not args.no_baseline) + ["floor"] * (not args.no_floor)
-        )
+        modes = ["bearerguard"] + ["pyjwt"] * (not args.no_baseline)
+        modes += ["floor", "verify"] * (not args.no_controls)
         inproc = {}
         for fw in frameworks:
             for mode in modes:
@@ -665,7 +685,9 @@ def main(argv: list[str] | None = None) -> int:
             frameworks = []
         results: dict[tuple[str, str], list[tuple[float, float, int]]] = {}
         cells = [
-            c for fw in frameworks for c in cells_for(fw, not args.no_baseline, not args.no_floor)
+            c
+            for fw in frameworks
+            for c in cells_for(fw, not args.no_baseline, not args.no_controls)
         ]
 
         offset = 0  # where the fresh tokens' cycle goes on from (see FILLER_TOKENS)
@@ -685,7 +707,7 @@ def main(argv: list[str] | None = None) -> int:
             return out
 
         for fw in frameworks:
-            for mode in ("bearerguard", "pyjwt", "floor"):
+            for mode in ("bearerguard", "pyjwt", "floor", "verify"):
                 mine = [c for c in cells if c.framework == fw and c.mode == mode]
                 if not mine:
                     continue
@@ -694,7 +716,8 @@ def main(argv: list[str] | None = None) -> int:
                     if status != 200 or b'"user-1"' not in body:
                         raise SystemExit(f"{fw}/{mode}: /protected answered {status}")
                     offset = 0
-                    for token in filler if mode != "floor" else ():  # fill the token cache
+                    # fill the token cache (the controls have none)
+                    for token in filler if mode in ("bearerguard", "pyjwt") else ():
                         if _get(port, "/protected", token)[0] != 200:
                             raise SystemExit(f"{fw}/{mode}: /protected refused a filler token")
                     for c in mine:  # warm-up: JWKS fetch, caches, code paths

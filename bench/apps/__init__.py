@@ -2,6 +2,7 @@
 
 ``BENCH_MODE=bearerguard`` (default) protects ``/protected`` with the framework's bearerguard
 adapter; ``BENCH_MODE=pyjwt`` does it by hand with PyJWT's ``PyJWKClient`` (the baseline);
-``BENCH_MODE=floor`` only runs the raw signature check there (the control, ``_floor.py``).
+``BENCH_MODE=floor`` only runs the raw signature check there and ``BENCH_MODE=verify`` a bare
+``Verifier.verify`` with no adapter (the controls, ``_controls.py``).
 Settings come from ``BEARERGUARD_ISSUER``, ``BEARERGUARD_AUDIENCE``, ``BEARERGUARD_JWKS_URI``.
 """

@@ -6,7 +6,7 @@ import os
 
 from django.conf import settings
 
-from ._floor import floor_check
+from ._controls import floor_check, verify_only
 from ._pyjwt import CHALLENGE, MODE, check
 
 if not settings.configured:
@@ -52,6 +52,10 @@ def protected_floor(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"sub": "user-1"})
 
 
+def protected_verify(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"sub": verify_only(request.META["HTTP_AUTHORIZATION"])})
+
+
 def protected_pyjwt(request: HttpRequest) -> JsonResponse:
     claims = check(request.headers.get("Authorization"))
     if claims is None:
@@ -63,6 +67,11 @@ def protected_pyjwt(request: HttpRequest) -> JsonResponse:
 
 urlpatterns = [
     path("open", open_route),
-    path("protected", {"pyjwt": protected_pyjwt, "floor": protected_floor}.get(MODE, protected)),
+    path(
+        "protected",
+        {"pyjwt": protected_pyjwt, "floor": protected_floor, "verify": protected_verify}.get(
+            MODE, protected
+        ),
+    ),
 ]
 app = get_wsgi_application()

@@ -9,7 +9,7 @@ from flask import Flask, request
 
 from bearerguard.adapters.flask import BearerAuth, current_token
 
-from ._floor import floor_check
+from ._controls import floor_check, verify_only
 from ._pyjwt import CHALLENGE, MODE, check
 
 app = Flask(__name__)
@@ -27,6 +27,12 @@ if MODE == "floor":
     def protected() -> Any:
         floor_check()
         return {"sub": "user-1"}
+
+elif MODE == "verify":
+
+    @app.get("/protected")
+    def protected() -> Any:
+        return {"sub": verify_only(request.environ["HTTP_AUTHORIZATION"])}
 
 elif MODE == "pyjwt":
 

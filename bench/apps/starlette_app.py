@@ -13,7 +13,7 @@ from starlette.routing import Route
 from bearerguard import Settings, Verifier
 from bearerguard.adapters.starlette import bearer_auth_middleware, require_scopes
 
-from ._floor import floor_check
+from ._controls import floor_check, verify_only
 from ._pyjwt import CHALLENGE, MODE, check
 
 
@@ -40,9 +40,16 @@ async def protected_floor(request: Request) -> JSONResponse:
     return JSONResponse({"sub": "user-1"})
 
 
+async def protected_verify(request: Request) -> JSONResponse:
+    value = next(v for k, v in request.scope["headers"] if k == b"authorization")
+    return JSONResponse({"sub": verify_only(value.decode("latin-1"))})
+
+
 middleware: list[Middleware] = []
 if MODE == "floor":
     endpoint = protected_floor
+elif MODE == "verify":
+    endpoint = protected_verify
 elif MODE == "pyjwt":
     endpoint = protected_pyjwt
 else:
