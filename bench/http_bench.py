@@ -375,6 +375,8 @@ def in_process(
         plan = {"none": ("/open", None), "floor": ("/protected", None)}
     elif mode == "verify":  # a control: a bare Verifier.verify, cache off
         plan = {"none": ("/open", None), "fresh": ("/protected", fresh)}
+    elif mode == "model":  # a control: Starlette's AuthenticationMiddleware + @requires
+        plan = {"none": ("/open", None), "same": ("/protected", filler[:1])}
     for token in filler if mode in ("bearerguard", "pyjwt") else ():  # fill the token cache
         if call("/protected", token) != 200:
             raise SystemExit(f"{framework}: /protected did not answer 200")
@@ -458,6 +460,11 @@ def cells_for(framework: str, baseline: bool, controls: bool = True) -> list[Cel
             Cell(framework, "floor", "floor app: raw RS256 check only", "/protected", "floor"),
             Cell(framework, "verify", "verify app: open route", "/open", "none"),
             Cell(framework, "verify", "verify app: bare verify, fresh", "/protected", "fresh"),
+        ]
+    if controls and framework == "starlette":  # Starlette's own auth, verifying nothing
+        cells += [
+            Cell(framework, "model", "Starlette auth app: open route", "/open", "none"),
+            Cell(framework, "model", "Starlette auth app, no verify", "/protected", "same"),
         ]
     return cells
 
@@ -581,6 +588,18 @@ def controls(cells: list[Cell], verify_us: float, floor_us: float) -> list[str]:
             if fresh is not None:
                 line += f"; through the adapter a fresh token adds {fresh / bare:.2f}x that"
             lines.append(line)
+        model = next((c for c in cells if c.framework == fw and c.mode == "model"), None)
+        if model is not None:
+            rows = [c for c in cells if c.framework == fw and c.mode == "model"]
+            base = next(c for c in rows if c.tokens == "none")
+            cell = next(c for c in rows if c.tokens == "same")
+            ratio = statistics.median(
+                b / x for b, x in zip(base.cpu_runs, cell.cpu_runs, strict=True) if x
+            )
+            lines.append(
+                f"  {fw:<10} its own auth middleware + @requires, verifying nothing, add "
+                f"{added(fw, 'model', 'same') or 0.0:4.1f} µs (vs open {ratio:.2f})"
+            )
     if lines:
         lines.insert(0, "\ncontrols (server CPU per request)")
     return lines
@@ -601,6 +620,13 @@ def report_in_process(
             control.append(
                 f"  {fw:<10} raw RS256 check alone adds {floor:5.1f} µs = {floor / floor_us:.2f}x "
                 f"its tight loop ({floor_us:.1f} µs), {floor / verify_us:.2f}x a verification"
+            )
+            continue
+        if mode == "model":
+            model = r["same"] - r["none"]
+            control.append(
+                f"  {fw:<10} its own auth middleware + @requires, verifying nothing, add "
+                f"{model:4.1f} µs (vs open {r['none'] / r['same']:.2f})"
             )
             continue
         if mode == "verify":
@@ -637,6 +663,9 @@ def main(argv: list[str] | None = None) -> int:
         fw, tokens_file, filler_file = argv[1], argv[2], argv[3]
         print(json.dumps(in_process(fw, tokens_file, filler_file, int(argv[4]), int(argv[5]))))
         return 0
+    # A SIGTERM (timeout(1), a CI runner) unwinds like Ctrl-C, so every server started is
+    # still stopped by the finally blocks; the default action would leave them running.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--requests", type=int, default=2000, help="in-process, per cell (2000)")
     parser.add_argument("--no-servers", action="store_true", help="in-process figures only")
@@ -673,9 +702,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"uncached RS256 verification in-process: {verify_us:.1f} µs (floor {floor_us:.1f})")
         modes = ["bearerguard"] + ["pyjwt"] * (not args.no_baseline)
         modes += ["floor", "verify"] * (not args.no_controls)
+        model = ["model"] if not args.no_controls else []  # Starlette only
         inproc = {}
         for fw in frameworks:
-            for mode in modes:
+            for mode in modes + (model if fw == "starlette" else []):
                 r = run_in_process(
                     fw, mode, issuer, files["fresh"], files["filler"], args.requests, args.rounds
                 )
@@ -707,7 +737,7 @@ def main(argv: list[str] | None = None) -> int:
             return out
 
         for fw in frameworks:
-            for mode in ("bearerguard", "pyjwt", "floor", "verify"):
+            for mode in ("bearerguard", "pyjwt", "floor", "verify", "model"):
                 mine = [c for c in cells if c.framework == fw and c.mode == mode]
                 if not mine:
                     continue

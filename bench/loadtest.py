@@ -319,6 +319,8 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # A SIGTERM unwinds like Ctrl-C, so the finally blocks still stop every server started.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="per server (default 30)")
     parser.add_argument("--servers", default="uvicorn,gunicorn", help="comma list")

@@ -5,8 +5,16 @@ from __future__ import annotations
 import os
 
 from starlette.applications import Starlette
+from starlette.authentication import (
+    AuthCredentials,
+    AuthenticationBackend,
+    BaseUser,
+    SimpleUser,
+    requires,
+)
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
@@ -45,8 +53,26 @@ async def protected_verify(request: Request) -> JSONResponse:
     return JSONResponse({"sub": verify_only(value.decode("latin-1"))})
 
 
+class AnyBearer(AuthenticationBackend):
+    """``BENCH_MODE=model``: Starlette's own authentication, with a backend that verifies
+    nothing (any ``Authorization`` header is a user with ``read:messages``)."""
+
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
+        if "authorization" not in conn.headers:
+            return None
+        return AuthCredentials(["read:messages"]), SimpleUser("user-1")
+
+
+@requires("read:messages")
+async def protected_model(request: Request) -> JSONResponse:
+    return JSONResponse({"sub": request.user.display_name})
+
+
 middleware: list[Middleware] = []
-if MODE == "floor":
+if MODE == "model":
+    endpoint = protected_model
+    middleware.append(Middleware(AuthenticationMiddleware, backend=AnyBearer()))
+elif MODE == "floor":
     endpoint = protected_floor
 elif MODE == "verify":
     endpoint = protected_verify
