@@ -560,46 +560,68 @@ def report(cells: list[Cell], verify_us: float, floor_us: float, rounds: int) ->
     return lines
 
 
+def control_lines(
+    fw: str,
+    verify_us: float,
+    floor_us: float,
+    *,
+    floor: float | None,
+    bare: float | None,
+    fresh: float | None,
+    model: tuple[float, float] | None,
+) -> list[str]:
+    """One framework's control lines, from the µs each control app adds to its open route
+    (*model*: µs added and the ratio to the open route)."""
+    lines = []
+    if floor is not None:
+        lines.append(
+            f"  {fw:<10} raw RS256 check alone adds {floor:5.1f} µs = {floor / floor_us:.2f}x"
+            f" its tight loop ({floor_us:.1f} µs), {floor / verify_us:.2f}x a verification"
+        )
+    if bare is not None:
+        line = (
+            f"  {fw:<10} a bare Verifier.verify adds {bare:5.1f} µs = {bare / verify_us:.2f}x"
+            f" its tight loop ({verify_us:.1f} µs)"
+        )
+        if fresh is not None:
+            line += f"; through the adapter a fresh token adds {fresh / bare:.2f}x that"
+        lines.append(line)
+    if model is not None:
+        lines.append(
+            f"  {fw:<10} its own auth middleware + @requires, verifying nothing, add "
+            f"{model[0]:4.1f} µs (vs open {model[1]:.2f})"
+        )
+    return lines
+
+
 def controls(cells: list[Cell], verify_us: float, floor_us: float) -> list[str]:
-    """What the raw signature check alone adds in each server, next to a fresh token."""
+    """The control apps' lines, by server CPU per request (paired by round, medians)."""
     lines = []
 
-    def added(fw: str, mode: str, tokens: str) -> float | None:
+    def paired(fw: str, mode: str, tokens: str) -> tuple[float, float] | None:
         rows = [c for c in cells if c.framework == fw and c.mode == mode]
         base = next((c for c in rows if c.tokens == "none"), None)
         cell = next((c for c in rows if c.tokens == tokens), None)
         if base is None or cell is None:
             return None
-        return statistics.median(x - b for b, x in zip(base.cpu_runs, cell.cpu_runs, strict=True))
+        pairs = list(zip(base.cpu_runs, cell.cpu_runs, strict=True))
+        added = statistics.median(x - b for b, x in pairs)
+        return added, statistics.median(b / x for b, x in pairs if x)
+
+    def added(fw: str, mode: str, tokens: str) -> float | None:
+        pair = paired(fw, mode, tokens)
+        return None if pair is None else pair[0]
 
     for fw in dict.fromkeys(c.framework for c in cells):
-        floor, fresh = added(fw, "floor", "floor"), added(fw, "bearerguard", "fresh")
-        bare = added(fw, "verify", "fresh")
-        if floor is not None:
-            lines.append(
-                f"  {fw:<10} raw RS256 check alone adds {floor:5.1f} µs = {floor / floor_us:.2f}x"
-                f" its tight loop ({floor_us:.1f} µs), {floor / verify_us:.2f}x a verification"
-            )
-        if bare is not None:
-            line = (
-                f"  {fw:<10} a bare Verifier.verify adds {bare:5.1f} µs = {bare / verify_us:.2f}x"
-                f" its tight loop ({verify_us:.1f} µs)"
-            )
-            if fresh is not None:
-                line += f"; through the adapter a fresh token adds {fresh / bare:.2f}x that"
-            lines.append(line)
-        model = next((c for c in cells if c.framework == fw and c.mode == "model"), None)
-        if model is not None:
-            rows = [c for c in cells if c.framework == fw and c.mode == "model"]
-            base = next(c for c in rows if c.tokens == "none")
-            cell = next(c for c in rows if c.tokens == "same")
-            ratio = statistics.median(
-                b / x for b, x in zip(base.cpu_runs, cell.cpu_runs, strict=True) if x
-            )
-            lines.append(
-                f"  {fw:<10} its own auth middleware + @requires, verifying nothing, add "
-                f"{added(fw, 'model', 'same') or 0.0:4.1f} µs (vs open {ratio:.2f})"
-            )
+        lines += control_lines(
+            fw,
+            verify_us,
+            floor_us,
+            floor=added(fw, "floor", "floor"),
+            bare=added(fw, "verify", "fresh"),
+            fresh=added(fw, "bearerguard", "fresh"),
+            model=paired(fw, "model", "same"),
+        )
     if lines:
         lines.insert(0, "\ncontrols (server CPU per request)")
     return lines
@@ -613,33 +635,9 @@ def report_in_process(
         f"{'framework':<10} {'check':<12} {'open µs':>8} {'same µs':>8} {'added':>6} {'vs open':>8}"
         f" {'fresh µs':>9} {'added':>6} {'x verify':>9}",
     ]
-    checks, control = [], []
+    checks = []
     for (fw, mode), r in results.items():
-        if mode == "floor":
-            floor = r["floor"] - r["none"]
-            control.append(
-                f"  {fw:<10} raw RS256 check alone adds {floor:5.1f} µs = {floor / floor_us:.2f}x "
-                f"its tight loop ({floor_us:.1f} µs), {floor / verify_us:.2f}x a verification"
-            )
-            continue
-        if mode == "model":
-            model = r["same"] - r["none"]
-            control.append(
-                f"  {fw:<10} its own auth middleware + @requires, verifying nothing, add "
-                f"{model:4.1f} µs (vs open {r['none'] / r['same']:.2f})"
-            )
-            continue
-        if mode == "verify":
-            bare = r["fresh"] - r["none"]
-            line = (
-                f"  {fw:<10} a bare Verifier.verify adds {bare:5.1f} µs = {bare / verify_us:.2f}x "
-                f"its tight loop ({verify_us:.1f} µs)"
-            )
-            mine = results.get((fw, "bearerguard"))
-            if mine is not None:
-                ratio = (mine["fresh"] - mine["none"]) / bare
-                line += f"; through the adapter a fresh token adds {ratio:.2f}x that"
-            control.append(line)
+        if mode not in ("bearerguard", "pyjwt"):  # the controls: after the table
             continue
         same, fresh = r["same"] - r["none"], r["fresh"] - r["none"]
         ratio, times = r["none"] / r["same"], fresh / verify_us
@@ -650,6 +648,25 @@ def report_in_process(
         if mode == "bearerguard":  # the same-token target is about servers: see below
             label = f"{fw}: fresh token added <= {FRESH_TARGET}x verify"
             checks.append((label, times, times <= FRESH_TARGET))
+    control = []
+    for fw in dict.fromkeys(fw for fw, _ in results):
+
+        def added(mode: str, cell: str, fw: str = fw) -> float | None:
+            r = results.get((fw, mode))
+            return None if r is None else r[cell] - r["none"]
+
+        model = results.get((fw, "model"))
+        control += control_lines(
+            fw,
+            verify_us,
+            floor_us,
+            floor=added("floor", "floor"),
+            bare=added("verify", "fresh"),
+            fresh=added("bearerguard", "fresh"),
+            model=None
+            if model is None
+            else (model["same"] - model["none"], model["none"] / model["same"]),
+        )
     if control:
         lines += ["\ncontrols (in-process)", *control]
     lines.append("\ntargets (in-process)")
