@@ -169,17 +169,7 @@ class Verifier:
         hit, new = self._shortcut(authorization, query, form)
         if hit is not None:
             return hit
-        return self._settle(new, authorization, query, form)
-
-    def _settle(
-        self,
-        new: str | None,
-        authorization: str | Sequence[str] | None,
-        query: Sequence[str] | None = None,
-        form: Sequence[str] | None = None,
-    ) -> AccessToken | None:
-        """Finish what :meth:`_shortcut` left: verify *new*, else extract and verify."""
-        if new is not None:
+        if new is not None:  # see _shortcut: only a failure needs the b64token check
             try:
                 return self._verify_uncached(new)
             except BearerError:

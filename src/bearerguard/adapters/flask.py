@@ -107,9 +107,7 @@ def _authenticate(required: bool, requirements: Requirements | None) -> Response
         if token is None:
             value = environ.get("HTTP_AUTHORIZATION")
             if value is not None and "," not in value and verifier._header_only:
-                token, new = verifier._bearer(value)  # the usual request: a cache hit
-                if token is None:
-                    token = verifier._settle(new, value)
+                token = verifier.authenticate(value)  # the usual request, inline
             else:
                 token = _credentials(verifier, environ)
         if token is None:

@@ -44,9 +44,6 @@ def credentials(request: HttpRequest | Any, verifier: Verifier) -> dict[str, Any
 def authenticate(request: HttpRequest | Any, verifier: Verifier) -> AccessToken | None:
     """``verifier.authenticate`` for a Django request; the usual lone header needs no parsing."""
     value = request.META.get("HTTP_AUTHORIZATION")
-    if not verifier._header_only or (value is not None and "," in value):
-        return verifier.authenticate(**credentials(request, verifier))
-    if value is None:
-        return None
-    token, new = verifier._bearer(value)
-    return token if token is not None else verifier._settle(new, value)
+    if verifier._header_only and (value is None or "," not in value):
+        return verifier.authenticate(value)  # the usual request: no query or form to read
+    return verifier.authenticate(**credentials(request, verifier))
