@@ -9,12 +9,21 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
 import re
 import sys
 from typing import Any
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+# RFC 4648 §3.5 / RFC 7515 §2: the bits after the last full byte must be zero, else one
+# value has several spellings (a malleable token). By the segment's length modulo 4, the
+# characters its last one may be: 2 -> 4 data bits left (low 4 zero), 3 -> 2 bits left.
+_CANONICAL_LAST: tuple[frozenset[str], ...] = (
+    frozenset(_ALPHABET),
+    frozenset(),  # a length of 1 mod 4 is never valid
+    frozenset(_ALPHABET[::16]),
+    frozenset(_ALPHABET[::4]),
+)
 
 
 if sys.version_info >= (3, 11):
@@ -26,6 +35,8 @@ if sys.version_info >= (3, 11):
     def b64decode(segment: str) -> bytes:
         # RFC 7515 §2: base64url without padding; anything else is malformed.
         # (Non-ASCII input raises UnicodeEncodeError, a ValueError.)
+        if segment and segment[-1] not in _CANONICAL_LAST[len(segment) % 4]:
+            raise ValueError("non-canonical base64url")  # RFC 4648 §3.5: pad bits are zero
         return binascii.a2b_base64(
             segment.encode("ascii").translate(_TO_B64) + _PAD[len(segment) % 4],
             strict_mode=True,
@@ -36,6 +47,8 @@ else:  # pragma: no cover - Python 3.10 has no strict_mode
     def b64decode(segment: str) -> bytes:
         # RFC 7515 §2: base64url without padding; anything else is malformed.
         if len(segment) % 4 == 1 or _B64URL.fullmatch(segment) is None:
+            raise ValueError("bad base64url")
+        if segment and segment[-1] not in _CANONICAL_LAST[len(segment) % 4]:
             raise ValueError("bad base64url")
         return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
@@ -70,8 +83,12 @@ def json_object(data: bytes) -> dict[str, Any]:
     return obj
 
 
+#: The NumericDate range accepted (RFC 7519 §2): from the epoch to the end of year 9999, the
+#: last second ``datetime`` can represent. Millisecond timestamps fall outside it.
+MAX_NUMERIC_DATE = 253402300799
+
+
 def is_number(value: Any) -> bool:
-    # bool is not a number here; huge ints would overflow float arithmetic.
-    if type(value) is int:
-        return abs(value) <= 2**53
-    return type(value) is float and math.isfinite(value)
+    """A NumericDate: an int or finite float (never a bool) in [0, end of year 9999]."""
+    t = type(value)
+    return (t is int or t is float) and 0 <= value <= MAX_NUMERIC_DATE

@@ -12,7 +12,7 @@ from typing import Any
 
 from bearerguard.challenge import check_scope
 from bearerguard.errors import InsufficientScope
-from bearerguard.tokens import AccessToken
+from bearerguard.tokens import AccessToken, split_scopes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +39,7 @@ class ClaimIncludes:
         if isinstance(actual, list):
             return any(type(v) is type(self.value) and v == self.value for v in actual)
         if isinstance(actual, str) and isinstance(self.value, str):
-            return self.value in actual.split()
+            return self.value in split_scopes(actual)  # RFC 6749 §3.3: spaces only
         return False
 
 

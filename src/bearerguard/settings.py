@@ -81,7 +81,8 @@ class Settings:
             ``shared_secret``).
         leeway: seconds of clock skew tolerated on ``exp``/``nbf``/``iat``.
         realm: the ``realm`` of every challenge.
-        scope_claims: claims scopes are read from, in order.
+        scope_claims: claims scopes may be read from, in order: the first one present in a
+            token supplies them (``permissions,scope`` for Auth0 RBAC).
         required_claims: claims that must be present besides ``exp``.
         token_types: accepted ``typ`` values: ``at+jwt`` (RFC 9068) and/or
             ``jwt`` (which also admits a token without ``typ``).
@@ -98,7 +99,7 @@ class Settings:
     algorithms: tuple[str, ...] | str = DEFAULT_ALGORITHMS
     leeway: Any = DEFAULT_LEEWAY
     realm: str = "api"
-    scope_claims: tuple[str, ...] | str = ("scope", "scp", "permissions")
+    scope_claims: tuple[str, ...] | str = ("scope", "scp")
     required_claims: tuple[str, ...] | str = ()
     token_types: tuple[str, ...] | str = ("at+jwt", "jwt")
     token_locations: tuple[str, ...] | str = ("header",)

@@ -3,24 +3,123 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
+_EMPTY: frozenset[str] = frozenset()
+
+
+def token_identity(token: str) -> str:
+    """One identity per token, for anything keyed on a token (deny-lists, caches, replay).
+
+    A compact JWS is identified by its signing input (``header.payload``) alone: the
+    signature is left out, because one signed content can be spelled by several valid
+    signatures (ECDSA's ``(r, n-s)`` twin; RFC 7515 does not forbid it). Any other token
+    (opaque) by its whole text. Returned as ``sha256:<hex>``: the token itself is never kept.
+    """
+    parts = token.split(".")
+    data = f"{parts[0]}.{parts[1]}" if len(parts) == 3 else token
+    return "sha256:" + hashlib.sha256(data.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def split_scopes(value: str) -> list[str]:
+    """Split a scope string on the space character only (RFC 6749 §3.3).
+
+    Other whitespace (tab, NBSP, …) is part of a scope-token, never a separator, so a
+    signed ``"tenant:acme\u00a0admin"`` does not grant ``admin``.
+    """
+    return [s for s in value.split(" ") if s]
+
 
 def read_scopes(claims: Mapping[str, Any], scope_claims: tuple[str, ...]) -> frozenset[str]:
-    """Collect scopes from ``scope``/``scp`` (string or array) and ``permissions`` (array)."""
-    scopes: frozenset[str] | None = None  # most tokens carry one scope claim: no merging
+    """The scopes of a token: the first claim of *scope_claims* present in it supplies them.
+
+    A string is split on spaces; an array gives its strings. The other claims are
+    ignored, so a second claim can never widen what the first grants. A present claim of
+    an unusable type (``null``, a number, an object, an array holding non-strings) gives
+    no scopes (RFC 9068 §2.2.3 defines ``scope`` as a string); the token stays valid.
+    """
     for name in scope_claims:
-        value = claims.get(name)
-        if isinstance(value, str):
-            found = value.split()
-        elif isinstance(value, list):
-            found = [v for v in value if isinstance(v, str) and v]
-        else:
+        if name not in claims:
             continue
-        scopes = frozenset(found) if scopes is None else scopes.union(found)
-    return frozenset() if scopes is None else scopes
+        value = claims[name]
+        if type(value) is str:
+            return frozenset(split_scopes(value))
+        if isinstance(value, list) and all(type(v) is str for v in value):
+            return frozenset(v for v in value if v)
+        return _EMPTY
+    return _EMPTY
+
+
+class FrozenList(list):  # type: ignore[type-arg]
+    """A claim array handed to the app: a ``list`` (JSON-serialisable) that refuses changes.
+
+    A cached token is shared by every request presenting it; a change one request made
+    would be seen by the next. Copies (``list(x)``, ``copy.copy``) are ordinary lists.
+    """
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("token claims are read-only")
+
+    append = extend = insert = pop = remove = clear = sort = reverse = _refuse
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+
+    def __copy__(self) -> list[Any]:
+        return list(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> list[Any]:
+        import copy
+
+        return [copy.deepcopy(v, memo) for v in self]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenList, (list(self),))
+
+
+class FrozenDict(dict):  # type: ignore[type-arg]
+    """A claim object handed to the app: a ``dict`` (JSON-serialisable) that refuses changes."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("token claims are read-only")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    pop = popitem = clear = update = setdefault = _refuse
+
+    def __copy__(self) -> dict[str, Any]:
+        return dict(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        import copy
+
+        return {k: copy.deepcopy(v, memo) for k, v in self.items()}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenDict, (dict(self),))
+
+
+def freeze(value: Any) -> Any:
+    """*value* with every nested array and object made read-only (JSON values only)."""
+    t = type(value)
+    if t is list:
+        return FrozenList([freeze(v) for v in value])
+    if t is dict:
+        return FrozenDict({k: freeze(v) for k, v in value.items()})
+    return value
+
+
+def freeze_members(obj: dict[str, Any]) -> dict[str, Any]:
+    """Freeze the nested values of a claims or header object in place; returns it."""
+    for name, value in obj.items():
+        t = type(value)
+        if t is list or t is dict:
+            obj[name] = freeze(value)
+    return obj
 
 
 class AccessToken(Mapping[str, Any]):
@@ -82,9 +181,12 @@ class AccessToken(Mapping[str, Any]):
         return (aud,) if isinstance(aud, str) else tuple(aud or ())
 
     @property
-    def expires_at(self) -> datetime.datetime:
-        """``exp`` as an aware UTC datetime."""
-        return datetime.datetime.fromtimestamp(self._claims["exp"], tz=datetime.timezone.utc)
+    def expires_at(self) -> datetime.datetime | None:
+        """``exp`` as an aware UTC datetime (``None`` for an introspected token without one)."""
+        exp = self._claims.get("exp")
+        if exp is None:
+            return None
+        return datetime.datetime.fromtimestamp(exp, tz=datetime.timezone.utc)
 
     @property
     def token_id(self) -> str | None:

@@ -14,10 +14,15 @@ from bearerguard.jwk import VerifyFn, VerifyKey, import_static, make_hmac_verifi
 from bearerguard.keys import JWKSKeySource, KeySource, StaticKeySource
 from bearerguard.requirements import Requirements
 from bearerguard.settings import HMAC_ALGORITHMS, Settings
-from bearerguard.tokens import AccessToken, read_scopes
+from bearerguard.tokens import AccessToken, freeze_members, read_scopes
 
 _ID_TOKEN_ONLY = ("nonce", "at_hash", "c_hash", "s_hash")
-_STRING_CLAIMS = ("sub", "client_id", "jti", "azp", "scope")
+# Scope claims are not here: an unusable scope value gives no scopes (tokens.read_scopes).
+_STRING_CLAIMS = ("sub", "client_id", "jti", "azp")
+# The parsed-header cache: entries, and the longest encoded header remembered. Only the
+# headers of tokens whose signature verified get in, so refused tokens cannot pin memory.
+_HEADER_CACHE_ENTRIES = 64
+_HEADER_CACHE_MAX_LEN = 1024
 _NUMERIC_CLAIMS = ("exp", "nbf", "iat", "auth_time")
 
 
@@ -114,13 +119,13 @@ class Verifier:
 
     def _verify_uncached(self, token: str) -> AccessToken:
         try:
-            header, claims, signing_input, sig = self._decode(token)
+            h64, header, claims, signing_input, sig = self._decode(token)
             key = (
                 self._source(claims).get_key(header.get("kid"), header["alg"])
                 if header["alg"] not in self._hmac
                 else None
             )
-            return self._finish(token, header, claims, signing_input, sig, key)
+            return self._finish(token, h64, header, claims, signing_input, sig, key)
         except BearerError as exc:
             exc.realm = self.realm
             raise
@@ -135,11 +140,11 @@ class Verifier:
 
     async def _verify_uncached_async(self, token: str) -> AccessToken:
         try:
-            header, claims, signing_input, sig = self._decode(token)
+            h64, header, claims, signing_input, sig = self._decode(token)
             key = None
             if header["alg"] not in self._hmac:
                 key = await self._source(claims).get_key_async(header.get("kid"), header["alg"])
-            return self._finish(token, header, claims, signing_input, sig, key)
+            return self._finish(token, h64, header, claims, signing_input, sig, key)
         except BearerError as exc:
             exc.realm = self.realm
             raise
@@ -207,6 +212,15 @@ class Verifier:
                     raise
         token = self.extract(authorization, query=query, form=form)
         return None if token is None else await self.verify_async(token)
+
+    def cache_info(self) -> dict[str, int]:
+        """What the verifier's caches hold: ``tokens``, ``headers`` and ``header_bytes``."""
+        headers = dict(self._headers)
+        return {
+            "tokens": len(self._cache),
+            "headers": len(headers),
+            "header_bytes": sum(len(h) for h in headers),
+        }
 
     @property
     def token_locations(self) -> tuple[str, ...]:
@@ -282,7 +296,7 @@ class Verifier:
             raise InvalidToken("invalid_issuer")
         return source
 
-    def _decode(self, token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
+    def _decode(self, token: str) -> tuple[str, dict[str, Any], dict[str, Any], bytes, bytes]:
         if not isinstance(token, str):
             raise InvalidToken("malformed_token")
         if len(token) > self._max_size:
@@ -299,7 +313,7 @@ class Verifier:
             sig = b64decode(s64)
         except (ValueError, RecursionError):
             raise InvalidToken("malformed_token") from None
-        return header, claims, f"{h64}.{p64}".encode("ascii"), sig
+        return h64, header, claims, f"{h64}.{p64}".encode("ascii"), sig
 
     def _parse_header(self, h64: str) -> dict[str, Any]:
         try:
@@ -326,13 +340,12 @@ class Verifier:
         if typ is not None and not isinstance(typ, str):
             raise InvalidToken("invalid_typ")
         # jku, x5u, jwk, x5c are ignored: a token never chooses its own key.
-        if len(self._headers) < 64:
-            self._headers[h64] = header
-        return header
+        return freeze_members(header)
 
     def _finish(
         self,
         token: str,
+        h64: str,
         header: dict[str, Any],
         claims: dict[str, Any],
         signing_input: bytes,
@@ -347,7 +360,16 @@ class Verifier:
         if (typ.lower() if typ is not None else None) not in self._typ_ok:
             raise InvalidToken("invalid_typ")
         self._check_claims(claims)
-        access_token = AccessToken(claims, header, read_scopes(claims, self._scope_claims))
+        headers = self._headers
+        if (
+            len(headers) < _HEADER_CACHE_ENTRIES
+            and len(h64) <= _HEADER_CACHE_MAX_LEN
+            and h64 not in headers
+        ):
+            headers[h64] = header  # signature verified: a header our issuer really signed
+        access_token = AccessToken(
+            freeze_members(claims), header, read_scopes(claims, self._scope_claims)
+        )
         if self._cache_size:
             cache = self._cache
             if len(cache) >= self._cache_size:
@@ -395,10 +417,7 @@ class Verifier:
             if name in claims and not is_number(claims[name]):
                 raise InvalidToken("invalid_claim")
         for name in _STRING_CLAIMS:
-            value = claims.get(name, "")
-            if not isinstance(value, str):
-                if name == "scope" and isinstance(value, list):
-                    continue
+            if not isinstance(claims.get(name, ""), str):
                 raise InvalidToken("invalid_claim")
         for name in self._required:
             if name not in claims:

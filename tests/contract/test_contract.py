@@ -209,5 +209,6 @@ def test_contract(entry: str, case: Case, issuer: Issuer, servers: dict[str, Ser
         return
     # A 200 from a protected route echoes the verified caller, every claim included.
     claims = _payload(sent)
-    scopes = claims.get("scope", "").split() + claims.get("permissions", [])
+    # The first scope claim present supplies the scopes (scope, then scp; issue #13).
+    scopes = [s for s in claims["scope"].split(" ") if s] if "scope" in claims else []
     assert data == {"sub": "user-1", "scopes": sorted(set(scopes)), "claims": claims}

@@ -33,7 +33,7 @@ def test_defaults() -> None:
     assert "EdDSA" in s.algorithms and "Ed25519" in s.algorithms
     assert s.leeway == 60
     assert s.realm == "api"
-    assert s.scope_claims == ("scope", "scp", "permissions")
+    assert s.scope_claims == ("scope", "scp")
     assert s.required_claims == ()
     assert s.token_types == ("at+jwt", "jwt")
     assert s.token_locations == ("header",)

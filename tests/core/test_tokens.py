@@ -30,7 +30,7 @@ def test_subject_and_standard_claims(issuer: Issuer, verifier: Verifier) -> None
     [
         ("scope", ("read:messages", "write:messages"), {"read:messages", "write:messages"}),
         ("scp", ("read", "write"), {"read", "write"}),
-        ("permissions", ("read:messages",), {"read:messages"}),
+        ("permissions", ("read:messages",), set()),  # not a default scope claim (issue #13)
         ("scope", (), set()),
         (None, None, set()),
     ],
@@ -48,10 +48,35 @@ def test_scopes(
     assert not token.has_scopes("admin")
 
 
-def test_scopes_merged_from_every_scope_claim(issuer: Issuer, verifier: Verifier) -> None:
-    claims = {"scp": ["b", "c"], "permissions": ["d", "", 3]}
-    token = verifier.verify(issuer.token(scopes=("a", "b"), claims=claims))
-    assert token.scopes == frozenset({"a", "b", "c", "d"})
+def test_first_present_scope_claim_supplies_the_scopes(issuer: Issuer, verifier: Verifier) -> None:
+    # Issue #13: a second claim can never widen what the first grants.
+    claims = {"scp": ["read:messages"], "permissions": ["admin"]}
+    token = verifier.verify(issuer.token(scopes=("write:messages",), claims=claims))
+    assert token.scopes == frozenset({"write:messages"})
+    # an empty scope string is present: scp is not read
+    token = verifier.verify(issuer.token(scopes=(), claims=claims))
+    assert token.scopes == frozenset()
+    # no scope: scp supplies them; permissions is not a default scope claim
+    token = verifier.verify(issuer.token(scopes=None, claims=claims))
+    assert token.scopes == frozenset({"read:messages"})
+
+
+@pytest.mark.parametrize("value", [None, 42, 1.5, {"a": "b"}, ["a", 3], ["a", None], True])
+def test_unusable_scope_value_gives_no_scopes(issuer: Issuer, verifier: Verifier, value: object) -> None:
+    # RFC 9068 §2.2.3: scope is a string. An unusable type grants nothing and the token
+    # stays valid (as Spring maps it to no authorities); scp is not consulted either.
+    token = verifier.verify(issuer.token(scopes=None, claims={"scope": value, "scp": ["x"]}))
+    assert token.scopes == frozenset()
+    assert token["scope"] == value
+
+
+def test_scopes_split_on_space_only(issuer: Issuer, verifier: Verifier) -> None:
+    # Issue #11 finding 4: RFC 6749 §3.3 scope-tokens are separated by %x20 alone.
+    token = verifier.verify(
+        issuer.token(scopes=None, claims={"scope": "tenant:acme\u00a0admin  read\tx"})
+    )
+    assert token.scopes == frozenset({"tenant:acme\u00a0admin", "read\tx"})
+    assert "admin" not in token.scopes
 
 
 def test_scope_claims_setting(issuer: Issuer) -> None:
@@ -137,6 +162,10 @@ def test_direct_construction() -> None:
 
 def test_read_scopes() -> None:
     claims = {"scope": " a  b ", "scp": "c", "permissions": ["d", 1, None, ""], "other": "e"}
-    assert read_scopes(claims, ("scope", "scp", "permissions")) == frozenset("abcd")
+    assert read_scopes(claims, ("scope", "scp", "permissions")) == frozenset("ab")
+    assert read_scopes(claims, ("scp", "scope")) == frozenset("c")
+    assert read_scopes(claims, ("permissions", "scope")) == frozenset()  # holds non-strings
+    assert read_scopes({"permissions": ["d", ""]}, ("permissions",)) == frozenset("d")
     assert read_scopes(claims, ("other",)) == frozenset({"e"})
-    assert read_scopes({"scope": 5}, ("scope",)) == frozenset()
+    assert read_scopes(claims, ("missing",)) == frozenset()
+    assert read_scopes({"scope": 5, "scp": "x"}, ("scope", "scp")) == frozenset()

@@ -621,7 +621,6 @@ def test_rfc9068_required_claims(issuer: Issuer, name: str) -> None:
         ("client_id", {"id": "x"}),
         ("jti", 5),
         ("azp", 1),
-        ("scope", 1),
     ],
 )
 def test_invalid_claim(issuer: Issuer, verifier: Verifier, name: str, value: Any) -> None:

@@ -239,7 +239,9 @@ def test_invalid_token(
     token = issuer.id_token() if options is None else issuer.token(**GOOD, **options)
     if reason == "bad_signature":
         head, payload, signature = token.split(".")
-        token = f"{head}.{payload}.{signature[::-1]}"
+        # one character changed inside: still canonical base64url (RFC 7515 §2), wrong bytes
+        changed = "A" if signature[10] != "A" else "B"
+        token = f"{head}.{payload}.{signature[:10]}{changed}{signature[11:]}"
     response = call(client, method, servers[project] + "/api/private-scoped", token)
     challenge = f'Bearer realm="api", error="invalid_token", error_description="{description}"'
     body = {"error": "invalid_token", "error_description": description, "reason": reason}

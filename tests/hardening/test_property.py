@@ -164,7 +164,8 @@ def _expected_reason(exp: Any, nbf: Any, iat: Any) -> str | None:
     for value in present:
         if type(value) not in (int, float) or not math.isfinite(value):
             return "invalid_claim"
-        if type(value) is int and abs(value) > 2**53:  # beyond exact float range: refused
+        # Issue #11 finding 6: a NumericDate lies between the epoch and 9999-12-31T23:59:59Z.
+        if not 0 <= value <= 253402300799:
             return "invalid_claim"
     if exp is ABSENT:
         return "missing_claim"
