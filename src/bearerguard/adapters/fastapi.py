@@ -20,7 +20,12 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from bearerguard.errors import BearerError
-from bearerguard.middleware._common import MAX_FORM_BYTES, is_form_request, token_params
+from bearerguard.middleware._common import (
+    MAX_FORM_BYTES,
+    content_length,
+    is_form_request,
+    token_params,
+)
 from bearerguard.middleware.asgi import SCOPE_KEY, header_shortcut, header_values
 from bearerguard.requirements import ClaimCheck, Requirements
 from bearerguard.tokens import AccessToken
@@ -120,8 +125,8 @@ class BearerToken(SecurityBase):
     async def _form(self, request: Request) -> list[str] | None:
         # RFC 6750 §2.2. Read only a declared, bounded body: Starlette caches it
         # on the request, so the endpoint can still read it.
-        length = request.headers.get("content-length", "")
-        if not length.isdigit() or int(length) > self.max_form_bytes:
+        length = content_length(request.headers.get("content-length"))
+        if length is None or length > self.max_form_bytes:
             return None
         return token_params(await request.body())
 

@@ -7,6 +7,7 @@ parameter parsing. No framework and no protocol (ASGI/WSGI) types here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
@@ -19,6 +20,9 @@ from bearerguard.verifier import Verifier
 #: unbounded body.
 MAX_FORM_BYTES = 64 * 1024
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+# RFC 9110 §8.6: Content-Length = 1*DIGIT (ASCII). 19 digits hold any length a
+# 64-bit server accepts; str.isdigit() would also take "²" and unbounded runs.
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,19}")
 
 
 def _prefixes(value: str | Iterable[str], name: str) -> tuple[str, ...]:
@@ -50,6 +54,31 @@ def longest_prefix(path: str, prefixes: Iterable[str]) -> str | None:
         if prefix_matches(path, prefix) and (best is None or len(prefix) > len(best)):
             best = prefix
     return best
+
+
+def route_path(path: str, root_path: str) -> str:
+    """The path an ASGI app routes on: *path* without its leading *root_path*.
+
+    ASGI's ``scope["path"]`` includes ``root_path`` (uvicorn ``--root-path``,
+    a Starlette ``Mount``, FastAPI's ``root_path``), while routing uses the rest.
+    As Starlette computes it: *root_path* is removed when *path* equals it
+    (giving ``""``) or continues it with ``/``; otherwise *path* is returned as is.
+    """
+    if not root_path or not path.startswith(root_path):
+        return path
+    rest = path[len(root_path) :]
+    return rest if not rest or rest[0] == "/" else path
+
+
+def content_length(value: str | None) -> int | None:
+    """A ``Content-Length`` value as an integer, or ``None`` when absent or not 1*DIGIT.
+
+    Only ASCII digits, at most 19 of them (RFC 9110 §8.6); anything else (``"²"``,
+    ``"+5"``, thousands of digits) is no usable length.
+    """
+    if value is None or not _CONTENT_LENGTH.fullmatch(value):
+        return None
+    return int(value)
 
 
 def normalize_path(path: str) -> str:

@@ -17,6 +17,7 @@ from bearerguard.middleware._common import (
     PathRules,
     is_form_request,
     middleware_setup,
+    route_path,
     token_params,
 )
 from bearerguard.requirements import Requirements
@@ -166,11 +167,16 @@ class BearerAuthASGIMiddleware:
     Args:
         app: the ASGI app to protect.
         verifier: a :class:`~bearerguard.Verifier`; or give its settings as keywords.
-        protect: path prefixes needing a token, matched against ``scope["path"]``
-            on segment boundaries (``/api`` covers ``/api/x``, not ``/apix``).
+        protect: path prefixes needing a token, matched on segment boundaries
+            (``/api`` covers ``/api/x``, not ``/apix``) against the path the app
+            routes on: ``scope["path"]`` without ``root_path``, as Starlette computes it.
         exempt: path prefixes passed through unchecked (the longest prefix wins).
         requirements: path prefix -> :class:`~bearerguard.Requirements` (longest wins).
         max_form_bytes: form bodies larger than this are not searched for a token.
+        root_path: the root path the wrapped app sets for itself, which this
+            middleware cannot see in the scope (FastAPI's ``root_path=``).
+            Default: the wrapped app's own ``root_path`` attribute, if any;
+            otherwise ``scope["root_path"]`` is used.
 
     The token lands in ``scope["bearerguard.access_token"]``. Refusals are
     answered here (RFC 6750 §3). Lifespan and other scopes pass straight through.
@@ -186,18 +192,26 @@ class BearerAuthASGIMiddleware:
         exempt: str | Iterable[str] = (),
         requirements: Mapping[str, Requirements] | None = None,
         max_form_bytes: int = MAX_FORM_BYTES,
+        root_path: str | None = None,
         **settings: Any,
     ) -> None:
         self.app = app
         self.verifier, self.max_form_bytes = middleware_setup(verifier, settings, max_form_bytes)
         self.rules = PathRules(protect, exempt, requirements)
+        if root_path is None:  # FastAPI(root_path=...) overrides scope["root_path"] inside
+            own = getattr(app, "root_path", "")
+            root_path = own if isinstance(own, str) else ""
+        elif root_path and not root_path.startswith("/"):
+            raise ValueError(f"root_path must be '' or start with '/', got {root_path!r}")
+        self.root_path = root_path
         self._header_only = self.verifier.token_locations == (HEADER,)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)  # lifespan and future scope types
             return
-        path = scope.get("path", "/")
+        # Judge the path the app routes on, not the one including root_path.
+        path = route_path(scope.get("path", "/"), self.root_path or scope.get("root_path", ""))
         protected = self.rules.protects(path)
         if not protected and self.rules.exempts(path):
             await self.app(scope, receive, send)

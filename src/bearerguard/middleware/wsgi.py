@@ -13,6 +13,7 @@ from bearerguard.errors import BearerError
 from bearerguard.middleware._common import (
     MAX_FORM_BYTES,
     PathRules,
+    content_length,
     is_form_request,
     middleware_setup,
     token_params,
@@ -152,10 +153,9 @@ class BearerAuthWSGIMiddleware:
 
     def _read_form(self, environ: Environ) -> bytes:
         """Read the form body and put the same bytes back for the app (RFC 6750 §2.2)."""
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or "")
-        except ValueError:
-            return b""  # no declared length (e.g. chunked): leave the stream alone
+        length = content_length(environ.get("CONTENT_LENGTH"))
+        if length is None:
+            return b""  # no usable declared length (e.g. chunked): leave the stream alone
         if not 0 < length <= self.max_form_bytes:
             return b""
         stream = environ["wsgi.input"]
