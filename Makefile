@@ -12,6 +12,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -U "pip>=25.1"
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[all]" --group test --group lint --group typing --group bench
+	# Debian's redis-server for the shared-store tests (root only; never fails the install)
+	command -v redis-server >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; } || true
 	touch $(STAMP)
 
 lint: $(STAMP)
