@@ -3,23 +3,31 @@
 :class:`JWKSKeySource` fetches and caches an issuer's JWKS: honours
 ``Cache-Control: max-age`` within bounds, refetches on an unknown ``kid`` at
 most once per cooldown, lets concurrent misses share one fetch (threads and
-asyncio tasks alike), keeps serving the last good keys for a bounded time when
-a refresh fails, and refreshes expired sets in the background so requests
-whose key is cached never wait on the network.
+asyncio tasks alike) within one deadline for the whole fetch, keeps serving
+the last good keys for a bounded time when a refresh fails, and refreshes
+expired sets in the background so requests whose key is cached never wait on
+the network.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
 
-from bearerguard.discovery import Fetcher, FetchError, discover_jwks_uri, fetch_json, urllib_fetcher
+from bearerguard.discovery import (
+    Fetcher,
+    FetchError,
+    discover_jwks_uri,
+    fetch_json,
+    redact_url,
+    urllib_fetcher,
+)
 from bearerguard.errors import InvalidToken, KeysUnavailable
 from bearerguard.jwk import VerifyKey, import_jwk
 
@@ -104,10 +112,48 @@ class StaticKeySource:
 
 
 class _Flight:
-    __slots__ = ("done",)
+    """One fetch shared by every concurrent caller, with one deadline for all of them."""
 
-    def __init__(self) -> None:
+    __slots__ = ("_lock", "_waiters", "deadline", "done")
+
+    def __init__(self, seconds: float) -> None:
         self.done = threading.Event()
+        self.deadline = time.monotonic() + seconds  # real time, whatever clock the source has
+        self._lock = threading.Lock()
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    def left(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    def budget(self) -> float:
+        """Time left for the next step of the fetch; :class:`FetchError` when none."""
+        left = self.left()
+        if left <= 0:
+            raise FetchError("timed out")
+        return left
+
+    def future(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
+        """A future of *loop* resolved when the fetch ends (asyncio waiters need no thread)."""
+        fut = loop.create_future()
+        with self._lock:
+            if not self.done.is_set():
+                self._waiters.append((loop, fut))
+                return fut
+        fut.set_result(None)
+        return fut
+
+    def finish(self) -> None:
+        with self._lock:
+            self.done.set()
+            waiters, self._waiters = self._waiters, []
+        for loop, fut in waiters:
+            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
+                loop.call_soon_threadsafe(_resolve, fut)
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():  # a cancelled or timed-out waiter
+        fut.set_result(None)
 
 
 class JWKSKeySource:
@@ -118,7 +164,9 @@ class JWKSKeySource:
         issuer: used for discovery (``/.well-known/openid-configuration``, then
             RFC 8414) when no *jwks_uri* is given.
         fetcher: an HTTP fetcher (see :mod:`bearerguard.discovery`).
-        timeout: seconds per fetch. max_bytes: response size cap.
+        timeout: seconds for a whole fetch (discovery and key set together, from
+            connect to last byte); no caller waits on a fetch longer than that.
+        max_bytes: response size cap.
         default_ttl / min_ttl / max_ttl: cache lifetime without and within
             ``Cache-Control: max-age``.
         cooldown: minimum seconds between fetches (unknown ``kid`` storms).
@@ -167,9 +215,6 @@ class JWKSKeySource:
         self._last_ok = False
         self._lock = threading.Lock()
         self._flight: _Flight | None = None
-        self._afutures: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, asyncio.Future[None]
-        ] = weakref.WeakKeyDictionary()
         self.fetches = 0  # attempts, for metrics and tests
 
     # -- lookup -----------------------------------------------------------
@@ -213,13 +258,12 @@ class JWKSKeySource:
 
             await anyio.to_thread.run_sync(self._refresh)
         else:
-            # Tasks on one loop share one worker-thread call (single flight).
-            fut = self._afutures.get(loop)
-            if fut is None:
-                fut = loop.run_in_executor(None, self._refresh)
-                self._afutures[loop] = fut
-                fut.add_done_callback(lambda _f: self._afutures.pop(loop, None))
-            await asyncio.shield(fut)
+            # Tasks join the one flight (threads too) and wait no longer than its deadline.
+            flight = self._start()
+            if flight is not None:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(flight.future(loop), flight.left())
+                self._give_up_if_late(flight)
         return self._after_miss(kid, alg)
 
     # -- refresh ----------------------------------------------------------
@@ -229,54 +273,96 @@ class JWKSKeySource:
         return int(max(1.0, self._last_attempt + self._cooldown - self._clock()) + 0.999)
 
     def _refresh_in_background(self) -> None:
-        if self._flight is not None or not self._may_fetch():
+        flight = self._flight  # lock-free look first: this runs on every stale lookup
+        if flight is None and not self._may_fetch():
             return
-        threading.Thread(target=self._refresh, name="bearerguard-jwks-refresh", daemon=True).start()
+        if flight is not None and time.monotonic() < flight.deadline:
+            return
+        self._start()
 
     def _may_fetch(self) -> bool:
         return self._last_attempt is None or self._clock() - self._last_attempt >= self._cooldown
 
     def _refresh(self) -> None:
-        """Fetch the key set once for every concurrent caller; honour the cooldown."""
+        """Join (or start) the shared fetch and wait for it, never past its deadline."""
+        flight = self._start()
+        if flight is not None:
+            flight.done.wait(flight.left())
+            self._give_up_if_late(flight)
+
+    def _start(self) -> _Flight | None:
+        """The flight to wait for: the running one, or a new one if the cooldown allows.
+
+        A flight past its deadline is given up, so a stuck fetch never blocks later ones.
+        """
         with self._lock:
             flight = self._flight
-            if flight is None:
-                if not self._may_fetch():
-                    return
-                flight = self._flight = _Flight()
-                self._last_attempt = self._clock()
-                leader = True
+            if flight is not None and time.monotonic() < flight.deadline:
+                return flight
+            late = flight is not None and self._give_up(flight)
+            if not self._may_fetch():
+                flight = None
             else:
-                leader = False
-        if not leader:
-            flight.done.wait(self._timeout * 3 + 1)
-            return
-        try:
-            self._fetch()
-        finally:
-            with self._lock:
-                self._flight = None
-            flight.done.set()
+                flight = self._flight = _Flight(self._timeout)
+                self._last_attempt = self._clock()
+                self.fetches += 1
+        if late:
+            self._log_failure(None, "timed out")
+        if flight is not None:
+            name = "bearerguard-jwks-refresh"
+            threading.Thread(target=self._run, args=(flight,), name=name, daemon=True).start()
+        return flight
 
-    def _fetch(self) -> None:
-        self.fetches += 1
+    def _give_up(self, flight: _Flight) -> bool:
+        """Forget *flight* (lock held); True if it was still the current one."""
+        if self._flight is not flight:
+            return False
+        self._flight = None
+        self._last_ok = False
+        return True
+
+    def _give_up_if_late(self, flight: _Flight) -> None:
+        with self._lock:
+            late = not flight.done.is_set() and self._give_up(flight)
+        if late:
+            self._log_failure(None, "timed out")
+
+    def _log_failure(self, jwks_uri: str | None, reason: str) -> None:
+        # Only the redacted URL and a fixed failure class: no credential, no response content.
+        url = jwks_uri or self.jwks_uri or self.issuer or ""
+        logger.warning("bearerguard: key set fetch failed (%s): %s", redact_url(url), reason)
+
+    def _run(self, flight: _Flight) -> None:
+        """The fetch, in its own thread; its outcome counts only while *flight* is current."""
+        jwks_uri = self.jwks_uri
         try:
-            if self.jwks_uri is None:
-                assert self.issuer is not None
-                self.jwks_uri = discover_jwks_uri(
-                    self.issuer, self._fetcher, timeout=self._timeout, max_bytes=self._max_bytes
+            if jwks_uri is None:
+                issuer = self.issuer or ""
+                jwks_uri = discover_jwks_uri(
+                    issuer, self._fetcher, timeout=flight.budget(), max_bytes=self._max_bytes
                 )
+                with self._lock:
+                    if self._flight is flight:
+                        self.jwks_uri = jwks_uri
             doc, cache_control = fetch_json(
-                self._fetcher, self.jwks_uri, timeout=self._timeout, max_bytes=self._max_bytes
+                self._fetcher, jwks_uri, timeout=flight.budget(), max_bytes=self._max_bytes
             )
             keyset = parse_jwks(doc, self._keyset)
-        except FetchError as exc:
-            # Only the URL and a fixed failure class are logged: no response content.
-            logger.warning(
-                "bearerguard: key set fetch failed (%s): %s", self.jwks_uri or self.issuer, exc
-            )
-            self._last_ok = False
-            return
+        except Exception as exc:  # any failure is a failed fetch, never a stuck flight
+            with self._lock:
+                current = self._give_up(flight)
+            if current:
+                reason = str(exc) if isinstance(exc, FetchError) else type(exc).__name__
+                self._log_failure(jwks_uri, reason)
+        else:
+            with self._lock:
+                if self._flight is flight:  # else given up at its deadline: too late to count
+                    self._flight = None
+                    self._install(keyset, cache_control)
+        finally:
+            flight.finish()
+
+    def _install(self, keyset: KeySet, cache_control: str | None) -> None:
         now = self._clock()
         old = self._keyset
         self._keyset = keyset
@@ -309,19 +395,28 @@ class JWKSKeySource:
 def parse_jwks(doc: dict[str, Any], previous: KeySet | None = None) -> KeySet:
     """Import a JWKS document, reusing already-imported identical keys.
 
+    A key is reused only when its material *and* its metadata are unchanged:
+    an issuer narrowing a key's ``alg`` (same ``kid``, same key) gets a new key
+    object with the new ``alg``, and the old one is retired.
+
     Encryption keys and unknown key types are skipped; a set with no usable
     signing key is an error (the last good set stays in use).
     """
     items = doc.get("keys")
     if not isinstance(items, list):
         raise FetchError("JWKS has no 'keys' list")
-    known = {(k.kid, k.fingerprint): k for k in previous.keys} if previous else {}
+    known = {_identity(k): k for k in previous.keys} if previous else {}
     keys = []
     for item in items[:200]:
         imported = import_jwk(item)
         if imported is None:
             continue
-        keys.append(known.get((imported.kid, imported.fingerprint), imported))
+        keys.append(known.get(_identity(imported), imported))
     if not keys:
         raise FetchError("JWKS has no usable signing key")
     return KeySet(keys)
+
+
+def _identity(key: VerifyKey) -> tuple[str | None, str | None, str, str]:
+    # The material (fingerprint) and every member a key is judged by (kid, alg, kty).
+    return (key.kid, key.alg, key.kty, key.fingerprint)
