@@ -78,9 +78,16 @@ def test_addresses_and_discovery(rsa_issuer: Issuer) -> None:
     expected = {
         "issuer": base + "/",
         "jwks_uri": base + "/.well-known/jwks.json",
-        "authorization_endpoint": base + "/authorize",
+        # Only what the issuer serves (issue #15): no /authorize endpoint.
         "token_endpoint": base + "/token",
-        "response_types_supported": ["code"],
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "grant_types_supported": ["client_credentials"],
+        "introspection_endpoint": base + "/introspect",
+        "introspection_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+        ],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
     }

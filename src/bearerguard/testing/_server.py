@@ -1,4 +1,4 @@
-"""The test issuer's HTTP side: discovery, JWKS and the optional mint endpoint."""
+"""The test issuer's HTTP side: discovery, JWKS, token, introspection and the optional mint."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
+
+from ._oauth import Answer, introspection_endpoint, token_endpoint
 
 if TYPE_CHECKING:
     from .issuer import Issuer
@@ -81,13 +83,19 @@ class _Handler(BaseHTTPRequestHandler):
             route = "discovery"
         elif parts.path == base + "/mint" and issuer.mint_endpoint:
             route = "mint"
-        if route in ("jwks", "discovery"):
+        elif parts.path == base + "/token":
+            route = "token"
+        elif parts.path == base + "/introspect":
+            route = "introspection"
+        if route in ("jwks", "discovery", "token", "introspection"):
             issuer._count(route)
         behaviour = "ok"
         if route == "jwks":
             behaviour = issuer.behaviour
         elif route == "discovery":
             behaviour = issuer.discovery_behaviour or issuer.behaviour
+        elif route == "introspection":
+            behaviour = issuer.introspection_behaviour
         wait = issuer.delay
         if behaviour == "hang" and wait <= 0:
             wait = HANG_SECONDS
@@ -97,6 +105,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._mint(parts.query, body)
         elif not route:
             self._send(404, {"error": "not_found"})
+        elif route in ("token", "introspection"):
+            self._endpoint(route, method, body, behaviour)
         elif method != "GET":
             self._send(405, {"error": "method_not_allowed"}, {"Allow": "GET"})
         else:
@@ -125,6 +135,28 @@ class _Handler(BaseHTTPRequestHandler):
             # Valid JSON, real keys: only its size is wrong.
             doc["padding"] = "A" * HUGE_BYTES
         self._send(200, doc, headers)
+
+    def _endpoint(self, route: str, method: str, body: bytes, behaviour: str) -> None:
+        if behaviour not in ("ok", "empty", "huge"):
+            self._document(route, behaviour)  # outages: close, error (503), garbage
+            return
+        answer: Answer
+        if method != "POST":
+            answer = 405, {"error": "method_not_allowed"}, {"Allow": "POST"}
+        elif "application/x-www-form-urlencoded" not in (self.headers.get("Content-Type") or ""):
+            answer = (
+                400,
+                {"error": "invalid_request", "error_description": "form body required"},
+                {},
+            )
+        else:
+            form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=False)
+            handler = token_endpoint if route == "token" else introspection_endpoint
+            answer = handler(self.server.issuer, self.headers.get("Authorization"), form)
+        status, doc, headers = answer
+        if behaviour == "huge":
+            doc["padding"] = "A" * HUGE_BYTES
+        self._send(status, doc, headers)
 
     def _mint(self, query: str, body: bytes) -> None:
         params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
@@ -160,10 +192,10 @@ def mint(issuer: Issuer, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
     if "aud" in params:
         kw["audience"] = params["aud"]
     doc: dict[str, Any]
-    if kind == "access":
+    if kind in ("access", "opaque"):
         scopes = params["scope"].split() if "scope" in params else ("read:messages",)
-        token = issuer.token(sub, scopes, extra, **kw)
-        doc = {"access_token": token}
+        mint_one = issuer.token if kind == "access" else issuer.opaque_token
+        doc = {"access_token": mint_one(sub, scopes, extra, **kw)}
     elif kind == "id":
         if "client_id" in params:
             kw["client_id"] = params["client_id"]
@@ -171,6 +203,9 @@ def mint(issuer: Issuer, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
         # The ID token is returned as the access token too: tests send it to an API on purpose.
         doc = {"access_token": token, "id_token": token}
     else:
-        return 400, {"error": "invalid_request", "error_description": "kind is access or id"}
+        return 400, {
+            "error": "invalid_request",
+            "error_description": "kind is access, opaque or id",
+        }
     doc.update({"token_type": "Bearer", "expires_in": expires_in})
     return 200, doc

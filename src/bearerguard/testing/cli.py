@@ -1,8 +1,10 @@
 """``bearerguard``: a development authorization server and a token minter.
 
     bearerguard dev-issuer [--host 127.0.0.1] [--port 9000] [--audience https://api.example.com]
+                           [--client-id api] [--client-secret SECRET]
     bearerguard token [--issuer-url http://127.0.0.1:9000] [--scope read:messages ...]
-                      [--sub user-1] [--claim tenant=acme ...] [--expires-in 300] [--id-token]
+                      [--sub user-1] [--claim tenant=acme ...] [--expires-in 300]
+                      [--id-token | --opaque]
 
 The dev issuer's signing keys are generated at start and live only in that process: tokens it
 minted stop verifying once it stops. For development and tests only, never production.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import shlex
 import signal
 import sys
@@ -46,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     dev = sub.add_parser(
         "dev-issuer",
         help="run a development authorization server in the foreground",
-        description="Serve discovery, a JWKS and a /mint endpoint until interrupted. "
+        description="Serve discovery, a JWKS, /token, /introspect and /mint until interrupted. "
         "Keys live only in this process.",
     )
     dev.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
@@ -58,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_AUDIENCE,
         help="the aud of minted access tokens: your API's identifier (default: %(default)s)",
     )
+    dev.add_argument(
+        "--client-id",
+        default="api",
+        help="a client your API may introspect with (default: %(default)s)",
+    )
+    dev.add_argument("--client-secret", help="its secret (default: a random one, printed)")
     tok = sub.add_parser(
         "token",
         help="mint a token from a running dev issuer and print it",
@@ -84,16 +93,22 @@ def _parser() -> argparse.ArgumentParser:
     tok.add_argument(
         "--expires-in", type=int, default=300, help="lifetime in seconds (default: %(default)s)"
     )
-    tok.add_argument(
+    kind = tok.add_mutually_exclusive_group()
+    kind.add_argument(
         "--id-token",
         action="store_true",
         help="mint an OIDC ID token instead (an API must refuse it)",
+    )
+    kind.add_argument(
+        "--opaque",
+        action="store_true",
+        help="mint an opaque access token, checked by introspection (RFC 7662)",
     )
     tok.add_argument("--audience", help="override the aud claim")
     return parser
 
 
-def _serve(host: str, port: int, audience: str) -> int:
+def _serve(host: str, port: int, audience: str, client_id: str, secret: str | None) -> int:
     from bearerguard.testing.issuer import Issuer
 
     stop = threading.Event()
@@ -106,6 +121,8 @@ def _serve(host: str, port: int, audience: str) -> int:
     except OSError as exc:
         print(f"bearerguard: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
         return 1
+    secret = secret or secrets.token_urlsafe(16)
+    issuer.register_client(client_id, secret, scopes=())
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         print(
@@ -115,12 +132,18 @@ def _serve(host: str, port: int, audience: str) -> int:
             f"  jwks_uri: {issuer.jwks_uri}\n"
             f"  audience: {audience}\n"
             f"  mint:     {issuer.url}/mint\n"
+            f"  token:    {issuer.url}/token\n"
+            f"  introspection: {issuer.url}/introspect\n"
             "\nPoint your API at it:\n"
             f"export BEARERGUARD_ISSUER={shlex.quote(issuer.issuer)}\n"
             f"export BEARERGUARD_AUDIENCE={shlex.quote(audience)}\n"
             f"export BEARERGUARD_JWKS_URI={shlex.quote(issuer.jwks_uri)}\n"
+            "\nFor opaque tokens (introspection), also:\n"
+            f"export BEARERGUARD_CLIENT_ID={shlex.quote(client_id)}\n"
+            f"export BEARERGUARD_CLIENT_SECRET={shlex.quote(secret)}\n"
             "\nMint a token:\n"
             f"  bearerguard token --issuer-url {issuer.url} --scope read:messages\n"
+            f"  bearerguard token --issuer-url {issuer.url} --opaque   (introspected)\n"
             "Press Ctrl+C to stop.",
             flush=True,
         )
@@ -144,13 +167,16 @@ def request_token(
     id_token: bool = False,
     audience: str | None = None,
     timeout: float = 10.0,
+    opaque: bool = False,
 ) -> str:
     """Mint a token at a running dev issuer's ``/mint`` endpoint and return it.
+
+    ``opaque`` mints an opaque access token (known to the issuer's introspection endpoint).
 
     Raises RuntimeError with a readable message when the issuer cannot be reached or refuses.
     """
     form: dict[str, str] = {
-        "kind": "id" if id_token else "access",
+        "kind": "id" if id_token else "opaque" if opaque else "access",
         "sub": sub,
         "expires_in": str(expires_in),
         "claims": json.dumps(claims or {}),
@@ -192,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``bearerguard`` command line; returns the exit status."""
     args = _parser().parse_args(argv)
     if args.command == "dev-issuer":
-        return _serve(args.host, args.port, args.audience)
+        return _serve(args.host, args.port, args.audience, args.client_id, args.client_secret)
     scopes = None
     if args.scope is not None:
         scopes = [s for item in args.scope for s in item.split()]
@@ -205,6 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             expires_in=args.expires_in,
             id_token=args.id_token,
             audience=args.audience,
+            opaque=args.opaque,
         )
     except RuntimeError as exc:
         print(f"bearerguard: {exc}", file=sys.stderr)

@@ -13,15 +13,18 @@ from typing import Any
 
 from ._keyring import KeyRing
 from ._keys import IssuerKey, b64url
+from ._oauth import AuthorizationServerMixin, AuthorizationServerState
 from ._server import IssuerHTTPServer
 
 __all__ = ["BEHAVIOURS", "Issuer", "IssuerKey"]
 
 #: Values accepted by ``Issuer.behaviour``.
 BEHAVIOURS = frozenset({"ok", "error", "garbage", "empty", "hang", "huge", "close"})
+#: Client authentication methods of the token and introspection endpoints (RFC 6749 §2.3.1).
+AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 
 
-class Issuer(KeyRing):
+class Issuer(AuthorizationServerMixin, KeyRing):
     """A test/dev OAuth 2.0 authorization server serving discovery and a JWKS over real HTTP.
 
     Example::
@@ -57,7 +60,10 @@ class Issuer(KeyRing):
         self.discovery_behaviour: str | None = None
         self._behaviour = "ok"
         self._port = port
-        self._fetches = {"jwks": 0, "discovery": 0}
+        #: Behaviour of the introspection endpoint (one of ``BEHAVIOURS``).
+        self.introspection_behaviour = "ok"
+        self._oauth = AuthorizationServerState()
+        self._fetches = {"jwks": 0, "discovery": 0, "introspection": 0, "token": 0}
         self._server: IssuerHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -170,7 +176,7 @@ class Issuer(KeyRing):
             return self._fetches["discovery"]
 
     def reset_counters(self) -> None:
-        """Set both fetch counters to zero."""
+        """Set every request counter to zero."""
         with self._lock:
             self._fetches = dict.fromkeys(self._fetches, 0)
 
@@ -185,9 +191,14 @@ class Issuer(KeyRing):
         doc: dict[str, Any] = {
             "issuer": self.issuer,
             "jwks_uri": self.jwks_uri,
-            "authorization_endpoint": self.url + "/authorize",
+            # Only what is served: no authorization endpoint (RFC 8414 §2 lets a server
+            # without one omit it), a client-credentials token endpoint, introspection.
             "token_endpoint": self.url + "/token",
-            "response_types_supported": ["code"],
+            "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+            "grant_types_supported": ["client_credentials"],
+            "introspection_endpoint": self.url + "/introspect",
+            "introspection_endpoint_auth_methods_supported": list(AUTH_METHODS),
+            "response_types_supported": [],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": algs,
         }
@@ -262,7 +273,9 @@ class Issuer(KeyRing):
                 hdr.pop(name, None)
             else:
                 hdr[name] = value
-        return self.sign(hdr, payload, signer)
+        token = self.sign(hdr, payload, signer)
+        self._oauth.remember_jwt(token, payload)  # so that introspection knows it
+        return token
 
     def id_token(
         self,
