@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench example_projects
 	$(BIN)/ruff format --check src tests bench example_projects
+	$(BIN)/lint-imports
 
 typing: $(STAMP)
 	$(BIN)/mypy --strict src
@@ -27,7 +28,7 @@ test: lint typing
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)
-	$(BIN)/python -m bearerguard.testing.demo
+	$(BIN)/python -m example_projects.demo
 
 matrix: $(STAMP)
 	$(BIN)/python -m pip install -q --disable-pip-version-check "tox>=4.22"

@@ -14,6 +14,9 @@
     with ``JWKSKeySource(issuer.jwks_uri, cooldown=0.2, min_ttl=0, default_ttl=60)``:
     keys over real HTTP, a short cooldown so tests can trigger refetches.
 
+Hypothesis: the ``ci`` profile (derandomized, ``print_blob``) is loaded when ``CI=true``;
+``HYPOTHESIS_PROFILE=<name>`` loads any registered profile (``ci``, ``dev``).
+
 A key a test needs only for signing should come from ``IssuerKey.generate(...)``, not
 ``issuer.new_key(publish=False)``: the shared issuer remembers every key it made, and
 ``issuer.token(alg=...)`` may later sign with it.
@@ -21,14 +24,28 @@ A key a test needs only for signing should come from ``IssuerKey.generate(...)``
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from bearerguard import JWKSKeySource, Verifier
 from bearerguard.testing import Issuer
 
 AUDIENCE = "https://api.example.com"
+
+# Hypothesis profiles. ``ci`` is derandomized (the same examples on every run, so a CI
+# failure replays locally with ``HYPOTHESIS_PROFILE=ci``) and prints the reproduce blob.
+# Loaded here, before any test module builds its own ``settings(...)`` (those inherit
+# every value they do not set, derandomize included).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("dev")
+_PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or (
+    "ci" if os.environ.get("CI", "").lower() == "true" else None
+)
+if _PROFILE is not None:
+    settings.load_profile(_PROFILE)
 
 
 @pytest.fixture(scope="session")

@@ -8,19 +8,43 @@ from typing import Any
 
 from bearerguard.errors import DESCRIPTIONS
 
+#: The DPoP challenge offered beside Bearer by default (BEARERGUARD_DPOP=allowed, RFC 9449
+#: §7.1): the default proof algorithms, in the order DESIGN.md lists them.
+DPOP_ALGS = "ES256 ES384 ES512 PS256 PS384 PS512 RS256 RS384 RS512 EdDSA Ed25519"
+DPOP_CHALLENGE = f'DPoP algs="{DPOP_ALGS}"'
 
-def challenge(error: str | None = None, reason: str | None = None, scope: str | None = None) -> str:
-    """The exact ``WWW-Authenticate`` value for realm ``api``."""
-    if error is None:
-        return 'Bearer realm="api"'
-    value = (
-        f'Bearer realm="api", error="{error}", error_description="{DESCRIPTIONS[reason or error]}"'
-    )
-    return value + (f', scope="{scope}"' if scope else "")
+
+def with_dpop(value: str | None) -> str | None:
+    """A Bearer challenge as sent with the default settings: the DPoP offer appended."""
+    if value is None or "DPoP" in value:
+        return value
+    return f"{value}, {DPOP_CHALLENGE}"
+
+
+def challenge(
+    error: str | None = None,
+    reason: str | None = None,
+    scope: str | None = None,
+    *,
+    dpop: bool = True,
+) -> str:
+    """The exact ``WWW-Authenticate`` value for realm ``api`` (a Bearer request).
+
+    With the default settings both schemes are offered in one header (RFC 9110 §11.6.1):
+    the Bearer challenge carries the error, then a bare DPoP challenge (``dpop=False``:
+    ``BEARERGUARD_DPOP=off``).
+    """
+    value = 'Bearer realm="api"'
+    if error is not None:
+        value += f', error="{error}", error_description="{DESCRIPTIONS[reason or error]}"'
+        value += f', scope="{scope}"' if scope else ""
+    return f"{value}, {DPOP_CHALLENGE}" if dpop else value
 
 
 def body(error: str | None, reason: str) -> dict[str, Any]:
-    """The exact JSON body of a refusal."""
+    """The exact JSON body of a refusal (no ``error`` member when there is none)."""
+    if error is None:
+        return {"error_description": DESCRIPTIONS[reason], "reason": reason}
     return {"error": error, "error_description": DESCRIPTIONS[reason], "reason": reason}
 
 

@@ -19,7 +19,12 @@ from bearerguard.adapters.fastapi import BearerToken, install_error_handler
 verifier = Verifier(Settings.from_env())
 bearer = BearerToken(verifier)
 
-app = FastAPI(title="bearerguard FastAPI example")
+# Checks a token sent to any route (public ones included) and refuses a bad one; requests
+# without a token still reach the public routes. Routes needing a token add their own.
+app = FastAPI(
+    title="bearerguard FastAPI example",
+    dependencies=[Security(BearerToken(verifier, optional=True))],
+)
 install_error_handler(app)  # refusals rendered per RFC 6750, not as {"detail": ...}
 
 BOTH = ["GET", "POST"]

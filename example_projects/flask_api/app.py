@@ -17,7 +17,9 @@ from bearerguard.adapters.flask import BearerAuth, current_token
 app = Flask(__name__)
 # BearerAuth reads BEARERGUARD_* from app.config; here they come from the environment.
 app.config.update({k: v for k, v in os.environ.items() if k.startswith("BEARERGUARD_")})
-auth = BearerAuth(app)  # fails here, at startup, when a setting is missing or wrong
+# Fails here, at startup, when a setting is missing or wrong. From now on a token sent to any
+# route (even /api/public) is checked and a bad one refused; BEARERGUARD_EXEMPT_PATHS skips that.
+auth = BearerAuth(app)
 
 BOTH = ["GET", "POST"]
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bearerguard._introspection_io import MemoryCache
-from bearerguard.errors import BearerError, InvalidToken
+from bearerguard.errors import DESCRIPTIONS, InvalidToken, Unavailable
 from bearerguard.store import Store
 from bearerguard.tokens import AccessToken
 
@@ -20,9 +20,8 @@ from bearerguard.tokens import AccessToken
 #: ``errors.DESCRIPTIONS``). Reasons shared with JWTs (``expired``, ``invalid_issuer``…) keep
 #: their existing descriptions.
 INTROSPECTION_DESCRIPTIONS: dict[str, str] = {
-    "token_inactive": "The access token is not active",
-    "invalid_token_type": "The token is not an access token",
-    "introspection_unavailable": "The access token cannot be checked right now",
+    k: DESCRIPTIONS[k]
+    for k in ("token_inactive", "invalid_token_type", "introspection_unavailable")
 }
 
 #: ``token_type`` values accepted as access tokens (RFC 6749 §7.1 types, RFC 9449 §6.2 DPoP,
@@ -33,14 +32,11 @@ _SCHEME_TOKEN_TYPES = frozenset({"bearer", "dpop"})
 MAX_CACHED_BYTES = 16 * 1024
 
 
-class IntrospectionUnavailable(BearerError):
+class IntrospectionUnavailable(Unavailable):
     """The introspection endpoint (or the answer cache) cannot be used: 503, ``Retry-After``.
 
     No ``WWW-Authenticate`` is sent: the token is not to blame.
     """
-
-    status_code = 503
-    error = None
 
     def __init__(
         self,
@@ -49,17 +45,7 @@ class IntrospectionUnavailable(BearerError):
         retry_after: int = 5,
         realm: str | None = None,
     ) -> None:
-        super().__init__(reason, realm=realm)
-        self.description = INTROSPECTION_DESCRIPTIONS.get(reason, self.description)
-        self.retry_after = max(1, int(retry_after))
-
-    def challenge(self, realm: str | None, scopes: Iterable[str] = ()) -> str | None:
-        """No challenge: the token is not to blame."""
-        return None
-
-    def extra_headers(self) -> dict[str, str]:
-        """``Retry-After``, in seconds."""
-        return {"Retry-After": str(self.retry_after)}
+        super().__init__(reason, retry_after=retry_after, realm=realm)
 
     @property
     def www_authenticate(self) -> str | None:

@@ -9,6 +9,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+__all__ = [
+    "SCOPE_TOKEN",
+    "check_scope",
+    "check_text",
+    "quote",
+    "render",
+    "render_challenge",
+]
+
 # RFC 6750 §3: error and error_description values must stay within
 # %x20-21 / %x23-5B / %x5D-7E, i.e. printable ASCII without '"' and '\'.
 _RFC6750_TEXT = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
@@ -71,3 +80,35 @@ def render(
         if scope:
             params.append(f"scope={quote(scope)}")
     return "Bearer " + ", ".join(params) if params else "Bearer"
+
+
+def render_challenge(
+    scheme: str,
+    *,
+    realm: str | None = None,
+    error: str | None = None,
+    description: str | None = None,
+    scopes: Iterable[str] = (),
+    extra: Iterable[tuple[str, str]] = (),
+) -> str:
+    """One challenge of *scheme* (``Bearer`` or ``DPoP``), RFC 9110 §11.6.1 syntax.
+
+    Parameters in order: ``realm``, ``error``, ``error_description``, ``scope`` (only with
+    an error, RFC 6750 §3), then *extra* (``algs``, ``resource_metadata``…), each value a
+    quoted-string within RFC 6750's character set.
+    """
+    params: list[str] = []
+    if realm is not None:
+        params.append(f"realm={quote(realm)}")
+    if error is not None:
+        params.append(f"error={quote(check_text(error, 'error'))}")
+        if description:
+            params.append(
+                f"error_description={quote(check_text(description, 'error_description'))}"
+            )
+        scope = " ".join(check_scope(s) for s in scopes)
+        if scope:
+            params.append(f"scope={quote(scope)}")
+    for name, value in extra:
+        params.append(f"{name}={quote(check_text(value, name))}")
+    return f"{scheme} " + ", ".join(params) if params else scheme

@@ -23,6 +23,16 @@ import urllib.request
 from typing import Any, Protocol
 from urllib.parse import SplitResult, quote, urlsplit, urlunsplit
 
+__all__ = [
+    "FetchError",
+    "Fetcher",
+    "discover_jwks_uri",
+    "fetch_json",
+    "metadata_urls",
+    "redact_url",
+    "urllib_fetcher",
+]
+
 
 class FetchError(Exception):
     """A key-set or metadata fetch failed (network, status, size, format, bad URL)."""
@@ -182,6 +192,7 @@ def urllib_fetcher(url: str, *, timeout: float, max_bytes: int) -> tuple[bytes, 
             body = resp.read(max_bytes + 1)
             cache_control = resp.headers.get("Cache-Control")
     except urllib.error.HTTPError as exc:
+        exc.close()  # the error is the response: never keep its socket open
         raise FetchError(f"HTTP {exc.code}") from None
     except (OSError, ValueError, http.client.HTTPException) as exc:
         # URLError, timeouts, resets, bad status lines, a body cut at the deadline

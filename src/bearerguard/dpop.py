@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bearerguard._dpop_util import NonceSource, b64url, jwk_thumbprint, normalize_htu
 from bearerguard._jose import b64decode, is_number, json_object
-from bearerguard.errors import BearerError
+from bearerguard.errors import DESCRIPTIONS, DPOP, BearerError
 from bearerguard.jwk import MIN_RSA_BITS, VerifyFn, import_jwk
 from bearerguard.store import Store
 
@@ -36,34 +36,17 @@ __all__ = [
     "normalize_htu",
 ]
 
+_NOT_PROOF = frozenset({"dpop_required", "dpop_unbound_token"})  # about the token, not the proof
 DEFAULT_ALGORITHMS = (
     *("ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "RS256", "RS384", "RS512"),
     *("EdDSA", "Ed25519"),
 )
 _SUPPORTED = frozenset(DEFAULT_ALGORITHMS) | {"Ed448"}
 
-#: reason -> fixed description (never echoing the proof). Reason codes never change meaning.
+#: The DPoP reasons and their fixed descriptions (never echoing the proof); they live with
+#: every other reason in :data:`bearerguard.errors.DESCRIPTIONS`.
 DPOP_DESCRIPTIONS: dict[str, str] = {
-    "dpop_proof_missing": "The DPoP scheme requires a DPoP proof header",
-    "dpop_multiple_proofs": "The request carries more than one DPoP proof",
-    "dpop_proof_too_large": "The DPoP proof is too large",
-    "dpop_malformed": "The DPoP proof is not a well-formed JWT",
-    "dpop_invalid_typ": "The DPoP proof's type is not dpop+jwt",
-    "dpop_alg_not_allowed": "The DPoP proof's signing algorithm is not allowed",
-    "dpop_crit_unsupported": "The DPoP proof has critical header parameters that are not understood",
-    "dpop_invalid_jwk": "The DPoP proof's jwk header is not a usable public key",
-    "dpop_bad_signature": "The DPoP proof signature is invalid",
-    "dpop_missing_claim": "The DPoP proof lacks a required claim",
-    "dpop_invalid_claim": "The DPoP proof has a claim of the wrong type or size",
-    "dpop_htm_mismatch": "The DPoP proof was made for another HTTP method",
-    "dpop_htu_mismatch": "The DPoP proof was made for another URL",
-    "dpop_ath_mismatch": "The DPoP proof was made for another access token",
-    "dpop_iat_too_old": "The DPoP proof is too old",
-    "dpop_iat_in_future": "The DPoP proof was issued in the future",
-    "dpop_key_mismatch": "The DPoP proof key is not the key the access token is bound to",
-    "dpop_replayed": "The DPoP proof was already used",
-    "dpop_nonce_required": "A DPoP nonce is required",
-    "dpop_nonce_stale": "The DPoP nonce is not current",
+    k: v for k, v in DESCRIPTIONS.items() if k.startswith("dpop_") and k not in _NOT_PROOF
 }
 
 # RFC 9449 §4.3 (7): the jwk header must not contain a private key.
@@ -82,7 +65,7 @@ class DPoPError(BearerError):
 
     def __init__(self, reason: str, *, realm: str | None = None) -> None:
         super().__init__(reason, realm=realm)
-        self.description = DPOP_DESCRIPTIONS.get(reason, self.description)
+        self.scheme = DPOP
 
 
 class UseDPoPNonce(BearerError):
@@ -96,13 +79,12 @@ class UseDPoPNonce(BearerError):
 
     def __init__(self, reason: str, *, nonce: str, realm: str | None = None) -> None:
         super().__init__(reason, realm=realm)
-        self.description = DPOP_DESCRIPTIONS.get(reason, self.description)
+        self.scheme = DPOP
         self.nonce = nonce
 
-    def headers(self) -> dict[str, str]:
-        h = super().headers()
-        h["DPoP-Nonce"] = self.nonce
-        return h
+    def extra_headers(self) -> dict[str, str]:
+        # RFC 9449 §8: the fresh nonce; readable by browser clients across origins.
+        return {"DPoP-Nonce": self.nonce, "Access-Control-Expose-Headers": "DPoP-Nonce"}
 
 
 @dataclass(frozen=True, slots=True)

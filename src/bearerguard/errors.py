@@ -9,10 +9,27 @@ key material ever reaches a message.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Iterable
 from typing import ClassVar
 
-from bearerguard.challenge import render
+from bearerguard.challenge import render, render_challenge
+
+__all__ = [
+    "DEFAULT_REALM",
+    "DESCRIPTIONS",
+    "BearerError",
+    "InsufficientScope",
+    "InvalidRequest",
+    "InvalidToken",
+    "KeysUnavailable",
+    "MissingToken",
+    "Responses",
+    "StateUnavailable",
+    "Unavailable",
+    "error_response",
+]
 
 DEFAULT_REALM = "api"
 
@@ -52,9 +69,42 @@ DESCRIPTIONS: dict[str, str] = {
     # 403 insufficient_scope
     "insufficient_scope": "The access token lacks a required scope",
     "claim_requirement_failed": "The access token does not meet this resource's requirements",
+    # 401 invalid_token: sender-constrained tokens (RFC 9449, RFC 8705)
+    "bound_token": "The access token is bound to a key; present it with the DPoP scheme and a proof",
+    "dpop_required": "This API accepts only DPoP-bound access tokens with a DPoP proof",
+    "dpop_unbound_token": "The access token is not bound to the DPoP proof's key",
+    # 401 invalid_dpop_proof / use_dpop_nonce (RFC 9449 §7.1, §9)
+    "dpop_proof_missing": "The DPoP scheme requires a DPoP proof header",
+    "dpop_multiple_proofs": "The request carries more than one DPoP proof",
+    "dpop_proof_too_large": "The DPoP proof is too large",
+    "dpop_malformed": "The DPoP proof is not a well-formed JWT",
+    "dpop_invalid_typ": "The DPoP proof's type is not dpop+jwt",
+    "dpop_alg_not_allowed": "The DPoP proof's signing algorithm is not allowed",
+    "dpop_crit_unsupported": "The DPoP proof has critical header parameters that are not understood",
+    "dpop_invalid_jwk": "The DPoP proof's jwk header is not a usable public key",
+    "dpop_bad_signature": "The DPoP proof signature is invalid",
+    "dpop_missing_claim": "The DPoP proof lacks a required claim",
+    "dpop_invalid_claim": "The DPoP proof has a claim of the wrong type or size",
+    "dpop_htm_mismatch": "The DPoP proof was made for another HTTP method",
+    "dpop_htu_mismatch": "The DPoP proof was made for another URL",
+    "dpop_ath_mismatch": "The DPoP proof was made for another access token",
+    "dpop_iat_too_old": "The DPoP proof is too old",
+    "dpop_iat_in_future": "The DPoP proof was issued in the future",
+    "dpop_key_mismatch": "The DPoP proof key is not the key the access token is bound to",
+    "dpop_replayed": "The DPoP proof was already used",
+    "dpop_nonce_required": "A DPoP nonce is required",
+    "dpop_nonce_stale": "The DPoP nonce is not current",
+    # 401 invalid_token: introspection (RFC 7662)
+    "token_inactive": "The access token is not active",
+    "invalid_token_type": "The token is not an access token",
     # 503
     "keys_unavailable": "The signing keys cannot be retrieved right now",
+    "store_unavailable": "The shared state store cannot be reached right now",
+    "introspection_unavailable": "The access token cannot be checked right now",
 }
+
+#: Schemes a request can authenticate with, as ``BearerError.scheme`` names them.
+BEARER, DPOP = "bearer", "dpop"
 
 
 class BearerError(Exception):
@@ -62,7 +112,8 @@ class BearerError(Exception):
 
     Attributes: ``status_code`` (HTTP status), ``error`` (RFC 6750 code or
     ``None``), ``reason`` (stable machine code), ``description`` (fixed text),
-    ``realm`` (set by the verifier that raised it), ``scopes`` (for 403).
+    ``scopes`` (for 403), ``realm`` (only for :meth:`headers` used on its own: a
+    verifier renders every refusal with its own settings, see :class:`Responses`).
     """
 
     status_code: ClassVar[int] = 401
@@ -75,26 +126,40 @@ class BearerError(Exception):
         self.description = DESCRIPTIONS.get(reason, reason)
         self.realm = DEFAULT_REALM if realm is None else realm
         self.scopes = scopes
+        #: the scheme of the request that was refused (its challenge carries the error)
+        self.scheme = BEARER
         super().__init__(reason)
 
     def __str__(self) -> str:
         return f"{self.reason}: {self.description}"
 
+    def challenge(self, realm: str | None, scopes: Iterable[str] = ()) -> str | None:
+        """The ``WWW-Authenticate`` value in *realm* (``None`` when none is sent).
+
+        *scopes* stand in for the refusal's own when it names none.
+        """
+        return render(
+            realm, self.error, self.description if self.error else None, self.scopes or scopes
+        )
+
     @property
     def www_authenticate(self) -> str | None:
         """The ``WWW-Authenticate`` header value (``None`` when none is sent)."""
-        return render(self.realm, self.error, self.description if self.error else None, self.scopes)
+        return self.challenge(self.realm)
+
+    def extra_headers(self) -> dict[str, str]:
+        """Headers this refusal adds besides the challenge (``Retry-After``…)."""
+        return {}
 
     def headers(self) -> dict[str, str]:
-        """All response headers for this refusal."""
-        h = {"Content-Type": "application/json", "Cache-Control": "no-store"}
-        challenge = self.www_authenticate
-        if challenge is not None:
-            h["WWW-Authenticate"] = challenge
-        return h
+        """All response headers for this refusal, in its own ``realm``."""
+        return Responses(self.realm).headers(self)
 
-    def body_dict(self) -> dict[str, str | None]:
-        """The JSON body as a dict: ``error``, ``error_description``, ``reason``."""
+    def body_dict(self) -> dict[str, str]:
+        """The JSON body as a dict: ``error`` (left out when there is none: no
+        credentials, 503), ``error_description`` and ``reason``."""
+        if self.error is None:
+            return {"error_description": self.description, "reason": self.reason}
         return {"error": self.error, "error_description": self.description, "reason": self.reason}
 
     def body(self) -> bytes:
@@ -142,26 +207,118 @@ class InsufficientScope(BearerError):
         super().__init__(reason, realm=realm, scopes=scopes)
 
 
-class KeysUnavailable(BearerError):
-    """The signing keys cannot be had: 503 with ``Retry-After``, no challenge.
+class Unavailable(BearerError):
+    """Something the decision needs cannot be had right now: 503, ``Retry-After``.
 
-    The token is not to blame, so no ``WWW-Authenticate`` is sent.
+    The token is not to blame, so no ``WWW-Authenticate`` is sent. Subclasses say what
+    is missing: :class:`KeysUnavailable`, :class:`StateUnavailable`.
     """
 
     status_code = 503
     error = None
 
-    def __init__(
-        self, reason: str = "keys_unavailable", *, retry_after: int = 30, realm: str | None = None
-    ) -> None:
+    def __init__(self, reason: str, *, retry_after: int = 30, realm: str | None = None) -> None:
         super().__init__(reason, realm=realm)
         self.retry_after = max(1, int(retry_after))
 
-    @property
-    def www_authenticate(self) -> str | None:
+    def challenge(self, realm: str | None, scopes: Iterable[str] = ()) -> str | None:
         return None
 
-    def headers(self) -> dict[str, str]:
-        h = super().headers()
-        h["Retry-After"] = str(self.retry_after)
+    def extra_headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class StateUnavailable(Unavailable):
+    """The shared store (DPoP replay, caches) cannot be reached: fail closed, 503."""
+
+    def __init__(
+        self, reason: str = "store_unavailable", *, retry_after: int = 5, realm: str | None = None
+    ) -> None:
+        super().__init__(reason, retry_after=retry_after, realm=realm)
+
+
+class KeysUnavailable(Unavailable):
+    """The signing keys cannot be had: 503 with ``Retry-After``, no challenge."""
+
+    def __init__(
+        self, reason: str = "keys_unavailable", *, retry_after: int = 30, realm: str | None = None
+    ) -> None:
+        super().__init__(reason, retry_after=retry_after, realm=realm)
+
+
+@dataclasses.dataclass(frozen=True)
+class Responses:
+    """How one configuration answers refusals: the realm and every challenge parameter.
+
+    The one place a refusal becomes a response (status, headers, JSON body); every
+    adapter renders what this returns and nothing else.
+
+    Args:
+        realm: the ``realm`` of the Bearer challenge.
+        dpop: ``off``, ``allowed`` or ``required`` (RFC 9449): which schemes are offered.
+            With both, one ``WWW-Authenticate`` carries both challenges (RFC 9110 §11.6.1)
+            and the error goes on the challenge of the scheme the request used.
+        dpop_algs: the proof algorithms offered (``DPoP algs="…"``, RFC 9449 §7.1).
+        resource_metadata: RFC 9728 §5.1: the metadata URL named in every challenge.
+    """
+
+    realm: str = DEFAULT_REALM
+    dpop: str = "off"
+    dpop_algs: tuple[str, ...] = ()
+    resource_metadata: str | None = None
+
+    def challenge(self, err: BearerError, scopes: Iterable[str] = ()) -> str | None:
+        """The ``WWW-Authenticate`` value for *err* (``None``: no challenge, e.g. 503)."""
+        if err.challenge(None) is None:
+            return None
+        bearer, dpop = self.dpop != "required", self.dpop != "off"
+        on_dpop = dpop and (err.scheme == DPOP or not bearer)
+        error, description = err.error, err.description if err.error else None
+        scope = err.scopes or tuple(scopes)
+        meta = (("resource_metadata", self.resource_metadata),) if self.resource_metadata else ()
+        out = []
+        if bearer:
+            if on_dpop:
+                out.append(render_challenge("Bearer", realm=self.realm, extra=meta))
+            else:
+                out.append(
+                    render_challenge(
+                        "Bearer",
+                        realm=self.realm,
+                        error=error,
+                        description=description,
+                        scopes=scope,
+                        extra=meta,
+                    )
+                )
+        if dpop:
+            extra = ((("algs", " ".join(self.dpop_algs)),) if self.dpop_algs else ()) + meta
+            if on_dpop:
+                out.append(
+                    render_challenge(
+                        "DPoP", error=error, description=description, scopes=scope, extra=extra
+                    )
+                )
+            else:
+                out.append(render_challenge("DPoP", extra=extra))
+        return ", ".join(out)
+
+    def headers(self, err: BearerError, scopes: Iterable[str] = ()) -> dict[str, str]:
+        """Every response header for *err* (*scopes*: the route's, when *err* names none)."""
+        h = {"Content-Type": "application/json", "Cache-Control": "no-store"}
+        challenge = self.challenge(err, scopes)
+        if challenge is not None:
+            h["WWW-Authenticate"] = challenge
+        h.update(err.extra_headers())
         return h
+
+    def render(
+        self, err: BearerError, scopes: Iterable[str] = ()
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        """(status, headers, body) for *err*."""
+        return err.status_code, list(self.headers(err, scopes).items()), err.body()
+
+
+def error_response(err: BearerError) -> tuple[int, list[tuple[str, str]], bytes]:
+    """(status, headers, body) for a refusal on its own, in its ``realm`` (default ``api``)."""
+    return Responses(err.realm).render(err)

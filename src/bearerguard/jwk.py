@@ -22,6 +22,18 @@ from joserfc.jwk import ECKey, OKPKey
 
 from bearerguard.errors import InvalidToken
 
+__all__ = [
+    "MAX_KEYS",
+    "MIN_RSA_BITS",
+    "PublicKey",
+    "VerifyFn",
+    "VerifyKey",
+    "import_jwk",
+    "import_static",
+    "make_hmac_verifier",
+    "same_alg",
+]
+
 VerifyFn = Callable[[bytes, bytes], bool]  # (signing_input, signature) -> ok
 PublicKey = (
     rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
@@ -236,6 +248,10 @@ def _b64url(value: str) -> bytes:
     return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
 
 
+#: The most keys imported from one JWK Set document; the rest are ignored.
+MAX_KEYS = 200
+
+
 def import_static(keys: Any) -> list[VerifyKey]:
     """Import keys given directly: a JWKS dict, a JWK dict, PEM text/bytes, a key object, or a list of these."""
     if isinstance(keys, (list, tuple)):
@@ -245,7 +261,8 @@ def import_static(keys: Any) -> list[VerifyKey]:
             items = keys["keys"]
             if not isinstance(items, list):
                 raise ValueError("a JWKS must have a 'keys' list")
-            out = [k for k in (import_jwk(j) for j in items) if k is not None]
+            # The same cap as a fetched set (bearerguard.keyset.MAX_KEYS).
+            out = [k for k in (import_jwk(j) for j in items[:MAX_KEYS]) if k is not None]
         else:
             one = import_jwk(keys)
             if one is None:

@@ -17,8 +17,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable
 
 from bearerguard.discovery import (
     Fetcher,
@@ -29,86 +28,13 @@ from bearerguard.discovery import (
     urllib_fetcher,
 )
 from bearerguard.errors import InvalidToken, KeysUnavailable
-from bearerguard.jwk import VerifyKey, import_jwk
+from bearerguard.jwk import VerifyKey
+from bearerguard.keyset import KeySet, KeySource, StaticKeySource, parse_jwks
+
+__all__ = ["JWKSKeySource", "KeySet", "KeySource", "StaticKeySource", "parse_jwks"]
 
 logger = logging.getLogger("bearerguard")
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d{1,10})\"?\s*(?:,|$)", re.IGNORECASE)
-
-
-@runtime_checkable
-class KeySource(Protocol):
-    """Anything that finds the public key for a token header.
-
-    ``get_key`` / ``get_key_async`` return a :class:`VerifyKey` or raise
-    :class:`InvalidToken` (unknown or ambiguous key) or
-    :class:`KeysUnavailable` (keys cannot be had right now).
-    """
-
-    def get_key(self, kid: str | None, alg: str) -> VerifyKey: ...
-
-    async def get_key_async(self, kid: str | None, alg: str) -> VerifyKey: ...
-
-
-class KeySet:
-    """An immutable set of imported keys, indexed by ``kid``."""
-
-    __slots__ = ("by_kid", "keys")
-
-    def __init__(self, keys: Iterable[VerifyKey]) -> None:
-        self.keys = tuple(keys)
-        self.by_kid: dict[str, list[VerifyKey]] = {}
-        for k in self.keys:
-            if k.kid is not None:
-                self.by_kid.setdefault(k.kid, []).append(k)
-
-    def select(self, kid: str | None, alg: str) -> VerifyKey | None:
-        """The key for (*kid*, *alg*); ``None`` if none is known.
-
-        Without a ``kid`` the one key that fits *alg* is used; several
-        candidates are refused rather than tried in turn.
-        """
-        candidates = self.by_kid.get(kid) if kid is not None else None
-        if kid is not None:
-            if not candidates:
-                # Keys configured without a kid (PEM, key objects) also serve
-                # tokens that name one; a kid-bearing key never stands in for another.
-                loose = [k for k in self.keys if k.kid is None and k.fits(alg)]
-                if len(loose) > 1:
-                    raise InvalidToken("ambiguous_key")
-                return loose[0] if loose else None
-        else:
-            candidates = [k for k in self.keys if k.fits(alg)]
-            if not candidates:
-                return None
-            if len(candidates) > 1:
-                raise InvalidToken("ambiguous_key")
-            return candidates[0]
-        if len(candidates) == 1:
-            return candidates[0]
-        fitting = [k for k in candidates if k.fits(alg)]
-        if len(fitting) != 1:
-            raise InvalidToken("ambiguous_key" if fitting else "key_alg_mismatch")
-        return fitting[0]
-
-
-class StaticKeySource:
-    """Keys given at construction (PEM, JWK, JWKS, key objects); never fetches."""
-
-    def __init__(self, keys: Iterable[VerifyKey]) -> None:
-        self.keyset = KeySet(keys)
-        if not self.keyset.keys:
-            raise ValueError("keys: no usable public signing key was given")
-
-    def get_key(self, kid: str | None, alg: str) -> VerifyKey:
-        """Return the key or raise :class:`InvalidToken` ``unknown_kid``."""
-        key = self.keyset.select(kid, alg)
-        if key is None:
-            raise InvalidToken("unknown_kid")
-        return key
-
-    async def get_key_async(self, kid: str | None, alg: str) -> VerifyKey:
-        """Same as :meth:`get_key`; never awaits."""
-        return self.get_key(kid, alg)
 
 
 class _Flight:
@@ -229,6 +155,14 @@ class JWKSKeySource:
                 return None
             self._refresh_in_background()
         return keyset.select(kid, alg)
+
+    def peek(self, kid: str | None, alg: str) -> VerifyKey | None:
+        """The cached key for (*kid*, *alg*), never fetching in this thread.
+
+        Past the set's lifetime it starts a background refresh; past the stale grace
+        period it drops the set (``None``). What a token cache asks on its hits.
+        """
+        return self._lookup(kid, alg)
 
     def _after_miss(self, kid: str | None, alg: str) -> VerifyKey:
         key = self._lookup(kid, alg)
@@ -390,33 +324,3 @@ class JWKSKeySource:
             if m:
                 return min(max(float(m.group(1)), lo), hi)
         return default
-
-
-def parse_jwks(doc: dict[str, Any], previous: KeySet | None = None) -> KeySet:
-    """Import a JWKS document, reusing already-imported identical keys.
-
-    A key is reused only when its material *and* its metadata are unchanged:
-    an issuer narrowing a key's ``alg`` (same ``kid``, same key) gets a new key
-    object with the new ``alg``, and the old one is retired.
-
-    Encryption keys and unknown key types are skipped; a set with no usable
-    signing key is an error (the last good set stays in use).
-    """
-    items = doc.get("keys")
-    if not isinstance(items, list):
-        raise FetchError("JWKS has no 'keys' list")
-    known = {_identity(k): k for k in previous.keys} if previous else {}
-    keys = []
-    for item in items[:200]:
-        imported = import_jwk(item)
-        if imported is None:
-            continue
-        keys.append(known.get(_identity(imported), imported))
-    if not keys:
-        raise FetchError("JWKS has no usable signing key")
-    return KeySet(keys)
-
-
-def _identity(key: VerifyKey) -> tuple[str | None, str | None, str, str]:
-    # The material (fingerprint) and every member a key is judged by (kid, alg, kty).
-    return (key.kid, key.alg, key.kty, key.fingerprint)

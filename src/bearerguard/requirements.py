@@ -14,6 +14,13 @@ from bearerguard.challenge import check_scope
 from bearerguard.errors import InsufficientScope
 from bearerguard.tokens import AccessToken, split_scopes
 
+__all__ = [
+    "ClaimCheck",
+    "ClaimEquals",
+    "ClaimIncludes",
+    "Requirements",
+]
+
 
 @dataclasses.dataclass(frozen=True)
 class ClaimEquals:
@@ -43,7 +50,18 @@ class ClaimIncludes:
         return False
 
 
+@dataclasses.dataclass(frozen=True)
+class _AnyScopes:
+    """The token holds one of *scopes* (a second any-of set, merged by ``all_of``)."""
+
+    scopes: tuple[str, ...]
+
+    def __call__(self, token: AccessToken) -> bool:
+        return not token.scopes.isdisjoint(self.scopes)
+
+
 _MISSING = object()
+_UNSET: Any = object()
 ClaimCheck = Callable[[AccessToken], bool]
 
 
@@ -94,6 +112,34 @@ class Requirements:
     def __bool__(self) -> bool:
         return bool(self.scopes or self.any_scopes or self.claims)
 
+    @classmethod
+    def claim(cls, name: str, *, equals: Any = _UNSET, includes: Any = _UNSET) -> Requirements:
+        """A requirement on one claim: it ``equals`` a value, or ``includes`` one.
+
+        The constructor behind every adapter's ``require_claim``. Raises ``TypeError``
+        unless exactly one of ``equals`` / ``includes`` is given.
+        """
+        if (equals is _UNSET) == (includes is _UNSET):
+            raise TypeError("require_claim needs exactly one of equals= or includes=")
+        check = ClaimEquals(name, equals) if includes is _UNSET else ClaimIncludes(name, includes)
+        return cls(claims=[check])
+
+    @classmethod
+    def all_of(cls, *parts: Requirements | None) -> Requirements | None:
+        """One requirement meeting every one of *parts* (``None`` when there is none)."""
+        found = [p for p in parts if p is not None]
+        if not found:
+            return None
+        if len(found) == 1:
+            return found[0]
+        with_any = [p for p in found if p.any_scopes]
+        extra: list[ClaimCheck] = [_AnyScopes(p.any_scopes) for p in with_any[1:]]
+        return cls(
+            scopes=[s for p in found for s in p.scopes],
+            any_scopes=with_any[0].any_scopes if with_any else (),
+            claims=[c for p in found for c in p.claims] + extra,
+        )
+
     def met_by(self, token: AccessToken) -> bool:
         """True when *token* meets every requirement: :meth:`check` without the error.
 
@@ -117,6 +163,3 @@ class Requirements:
         for check in self.claims:
             if not check(token):
                 raise InsufficientScope("claim_requirement_failed")
-
-
-NO_REQUIREMENTS = Requirements()

@@ -2,190 +2,133 @@
 
 The same names are used everywhere: ``BEARERGUARD_ISSUER`` in the environment,
 in Django settings and in Flask's ``app.config``; ``issuer=`` in Python.
+:data:`FIELDS` (in ``bearerguard._settings_fields``, re-exported here) is the one place
+a setting is defined: keyword and ``BEARERGUARD_*`` name, default, parser, description.
+Each field is parsed on its own; the rules across settings follow, one small function each.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
-from bearerguard.challenge import check_text
-from bearerguard.extract import LOCATIONS
+from bearerguard import _settings_parsers as p
+from bearerguard._settings_fields import (
+    DEFAULT_LEEWAY,
+    DEFAULT_MAX_TOKEN_SIZE,
+    DPOP_ALGORITHMS,
+    FIELDS,
+    PREFIX,
+    Field,
+)
+from bearerguard._settings_parsers import (
+    ASYMMETRIC_ALGORITHMS,
+    DEFAULT_ALGORITHMS,
+    HMAC_ALGORITHMS,
+    KNOWN_TOKEN_TYPES,
+    TENANT_PLACEHOLDER,
+)
 
-#: Asymmetric algorithms accepted by default (RFC 7518, RFC 8037, RFC 9864).
-DEFAULT_ALGORITHMS = (
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
-    "ES256", "ES384", "ES512", "EdDSA", "Ed25519",
-)  # fmt: skip
-ASYMMETRIC_ALGORITHMS = frozenset(DEFAULT_ALGORITHMS) | {"Ed448"}
-HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
-KNOWN_TOKEN_TYPES = frozenset({"at+jwt", "jwt"})
-DEFAULT_LEEWAY = 60
-DEFAULT_MAX_TOKEN_SIZE = 16 * 1024
-
-_ENV_FIELDS = {
-    "ISSUER": "issuer",
-    "AUDIENCE": "audience",
-    "JWKS_URI": "jwks_uri",
-    "ALGORITHMS": "algorithms",
-    "LEEWAY": "leeway",
-    "REALM": "realm",
-    "SCOPE_CLAIMS": "scope_claims",
-    "REQUIRED_CLAIMS": "required_claims",
-    "TOKEN_TYPES": "token_types",
-    "TOKEN_LOCATIONS": "token_locations",
-    "SHARED_SECRET": "shared_secret",
-    "MAX_TOKEN_SIZE": "max_token_size",
-}
-
-
-def _as_tuple(value: Any, name: str) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        items: Iterable[Any] = value.split(",")
-    elif isinstance(value, Iterable):
-        items = value
-    else:
-        raise ValueError(f"{name} must be a string or a list of strings")
-    out = []
-    for item in items:
-        if not isinstance(item, str):
-            raise ValueError(f"{name} must contain only strings")
-        item = item.strip()
-        if item and item not in out:
-            out.append(item)
-    return tuple(out)
+__all__ = [
+    "ASYMMETRIC_ALGORITHMS",
+    "DEFAULT_ALGORITHMS",
+    "DEFAULT_LEEWAY",
+    "DEFAULT_MAX_TOKEN_SIZE",
+    "DPOP_ALGORITHMS",
+    "FIELDS",
+    "HMAC_ALGORITHMS",
+    "KNOWN_TOKEN_TYPES",
+    "Field",
+    "SettingError",
+    "Settings",
+]
 
 
-def _check_url(url: str, name: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{name} must be an absolute http(s) URL, got {url!r}")
+class SettingError(ValueError):
+    """A ``BEARERGUARD_*`` setting is wrong.
+
+    Attributes:
+        setting: the ``BEARERGUARD_*`` name of the setting at fault (also in the message).
+        missing: True when a required setting has no value.
+    """
+
+    def __init__(self, setting: str, message: str, *, missing: bool = False) -> None:
+        if setting not in message:
+            message = f"{setting}: {message}"
+        super().__init__(message)
+        self.setting = setting
+        self.missing = missing
+
+
+_BY_NAME = {f.name: f for f in FIELDS}
+_BY_ENV = {f.env: f for f in FIELDS}
+
+
+def _field(name: str) -> Any:
+    f = _BY_NAME[name]
+    return dataclasses.field(default=f.default, repr=not f.secret)
+
+
+def _parse(f: Field, value: Any) -> Any:
+    try:
+        return f.parse(value)
+    except (TypeError, ValueError) as exc:
+        missing = isinstance(exc, p.Missing)
+        raise SettingError(f.env, f"{f.env} {exc}", missing=missing) from None
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """Everything a :class:`~bearerguard.Verifier` needs, validated once.
 
-    Args:
-        issuer: one issuer identifier or several; a token's ``iss`` must equal
-            one of them exactly (a trailing slash matters).
-        audience: one or several; required. A token's ``aud`` must contain one.
-        jwks_uri: where the keys are; discovered from the issuer when omitted.
-        algorithms: the allow list (``none`` is never allowed; HS* needs
-            ``shared_secret``).
-        leeway: seconds of clock skew tolerated on ``exp``/``nbf``/``iat``.
-        realm: the ``realm`` of every challenge.
-        scope_claims: claims scopes may be read from, in order: the first one present in a
-            token supplies them (``permissions,scope`` for Auth0 RBAC).
-        required_claims: claims that must be present besides ``exp``.
-        token_types: accepted ``typ`` values: ``at+jwt`` (RFC 9068) and/or
-            ``jwt`` (which also admits a token without ``typ``).
-        token_locations: ``header`` and opt-in ``query``/``form`` (RFC 6750 §2).
-        shared_secret: enables HS256/384/512 (at least 32 bytes).
-        max_token_size: tokens longer than this are refused before decoding.
-
-    Raises ``ValueError`` naming the setting when a value is wrong.
+    Each keyword is a field of :data:`FIELDS` (which describes it); values are given as
+    Python values or strings (lists comma-separated) and held normalized: lists as
+    tuples of strings, secrets as bytes, numbers as numbers. Raises :class:`SettingError`
+    (a ``ValueError``) naming the ``BEARERGUARD_*`` setting when a value is wrong.
     """
 
-    issuer: tuple[str, ...] | str = ()
-    audience: tuple[str, ...] | str = ()
-    jwks_uri: Any = None
-    algorithms: tuple[str, ...] | str = DEFAULT_ALGORITHMS
-    leeway: Any = DEFAULT_LEEWAY
-    realm: str = "api"
-    scope_claims: tuple[str, ...] | str = ("scope", "scp")
-    required_claims: tuple[str, ...] | str = ()
-    token_types: tuple[str, ...] | str = ("at+jwt", "jwt")
-    token_locations: tuple[str, ...] | str = ("header",)
-    shared_secret: bytes | str | None = dataclasses.field(default=None, repr=False)
-    max_token_size: Any = DEFAULT_MAX_TOKEN_SIZE
+    # Defaults, and which fields repr hides, come from FIELDS (evaluated once, on purpose).
+    issuer: tuple[str, ...] | str = _field("issuer")
+    audience: tuple[str, ...] | str = _field("audience")
+    jwks_uri: Any = _field("jwks_uri")  # noqa: RUF009
+    algorithms: tuple[str, ...] | str = _field("algorithms")
+    leeway: Any = _field("leeway")  # noqa: RUF009
+    realm: str = _field("realm")
+    scope_claims: tuple[str, ...] | str = _field("scope_claims")
+    required_claims: tuple[str, ...] | str = _field("required_claims")
+    token_types: tuple[str, ...] | str = _field("token_types")
+    token_locations: tuple[str, ...] | str = _field("token_locations")
+    shared_secret: bytes | str | None = _field("shared_secret")
+    max_token_size: Any = _field("max_token_size")  # noqa: RUF009
+    token_cache_size: Any = _field("token_cache_size")  # noqa: RUF009
+    protected_paths: tuple[str, ...] | str = _field("protected_paths")
+    exempt_paths: tuple[str, ...] | str = _field("exempt_paths")
+    dpop: str = _field("dpop")
+    dpop_algorithms: tuple[str, ...] | str = _field("dpop_algorithms")
+    dpop_nonce: bool | str = _field("dpop_nonce")
+    dpop_nonce_secret: bytes | str | None = _field("dpop_nonce_secret")
+    dpop_max_age: Any = _field("dpop_max_age")  # noqa: RUF009
+    store: str = _field("store")
+    resource: str | None = _field("resource")
+    scopes_supported: tuple[str, ...] | str = _field("scopes_supported")
+    resource_name: str | None = _field("resource_name")
+    resource_documentation: str | None = _field("resource_documentation")
+    token_formats: tuple[str, ...] | str = _field("token_formats")
+    introspection_uri: str | None = _field("introspection_uri")
+    client_id: str | None = _field("client_id")
+    client_secret: str | None = _field("client_secret")
+    client_auth: str = _field("client_auth")
+    introspection_cache_ttl: Any = _field("introspection_cache_ttl")  # noqa: RUF009
+    provider: str = _field("provider")
+    tenants: tuple[str, ...] | str = _field("tenants")
 
     def __post_init__(self) -> None:
-        put = object.__setattr__
-        issuers = _as_tuple(self.issuer, "BEARERGUARD_ISSUER")
-        if not issuers:
-            raise ValueError(
-                "BEARERGUARD_ISSUER is required: the issuer identifier of your authorization server"
-            )
-        for iss in issuers:
-            _check_url(iss, "BEARERGUARD_ISSUER")
-        put(self, "issuer", issuers)
-        audiences = _as_tuple(self.audience, "BEARERGUARD_AUDIENCE")
-        if not audiences:
-            raise ValueError(
-                "BEARERGUARD_AUDIENCE is required: without an audience check the API "
-                "would accept tokens minted for other APIs"
-            )
-        put(self, "audience", audiences)
-        if self.jwks_uri is not None:
-            if not isinstance(self.jwks_uri, str) or not self.jwks_uri.strip():
-                put(self, "jwks_uri", None)
-            else:
-                put(self, "jwks_uri", self.jwks_uri.strip())
-                _check_url(self.jwks_uri, "BEARERGUARD_JWKS_URI")
-        algs = _as_tuple(self.algorithms, "BEARERGUARD_ALGORITHMS")
-        if not algs:
-            raise ValueError("BEARERGUARD_ALGORITHMS must name at least one algorithm")
-        for alg in algs:
-            if alg.lower() == "none":
-                raise ValueError("BEARERGUARD_ALGORITHMS must not contain 'none'")
-            if alg not in ASYMMETRIC_ALGORITHMS and alg not in HMAC_ALGORITHMS:
-                raise ValueError(f"BEARERGUARD_ALGORITHMS: unknown algorithm {alg!r}")
-        secret = self.shared_secret
-        if isinstance(secret, str):
-            secret = secret.encode()
-            put(self, "shared_secret", secret)
-        if any(a in HMAC_ALGORITHMS for a in algs):
-            if not secret:
-                raise ValueError(
-                    "BEARERGUARD_ALGORITHMS: HS* algorithms need BEARERGUARD_SHARED_SECRET"
-                )
-            if len(secret) < 32:
-                raise ValueError("BEARERGUARD_SHARED_SECRET must be at least 32 bytes")
-        put(self, "algorithms", algs)
-        leeway = self.leeway
-        if isinstance(leeway, str):
-            try:
-                leeway = float(leeway)
-            except ValueError:
-                raise ValueError("BEARERGUARD_LEEWAY must be a number of seconds") from None
-        if (
-            isinstance(leeway, bool)
-            or not isinstance(leeway, (int, float))
-            or not math.isfinite(leeway)
-        ):
-            raise ValueError("BEARERGUARD_LEEWAY must be a number of seconds")
-        if not 0 <= leeway <= 600:
-            raise ValueError("BEARERGUARD_LEEWAY must be between 0 and 600 seconds")
-        put(self, "leeway", leeway)
-        check_text(self.realm, "BEARERGUARD_REALM")
-        for name, env in (("scope_claims", "SCOPE_CLAIMS"), ("required_claims", "REQUIRED_CLAIMS")):
-            put(self, name, _as_tuple(getattr(self, name), f"BEARERGUARD_{env}"))
-        types = tuple(t.lower() for t in _as_tuple(self.token_types, "BEARERGUARD_TOKEN_TYPES"))
-        types = tuple("at+jwt" if t == "application/at+jwt" else t for t in types)
-        bad = [t for t in types if t not in KNOWN_TOKEN_TYPES]
-        if bad or not types:
-            raise ValueError("BEARERGUARD_TOKEN_TYPES must be 'at+jwt' and/or 'jwt'")
-        put(self, "token_types", types)
-        locs = tuple(
-            x.lower() for x in _as_tuple(self.token_locations, "BEARERGUARD_TOKEN_LOCATIONS")
-        )
-        if not locs or any(x not in LOCATIONS for x in locs):
-            raise ValueError("BEARERGUARD_TOKEN_LOCATIONS must be among header, query, form")
-        put(self, "token_locations", locs)
-        try:
-            size = int(self.max_token_size)
-        except (TypeError, ValueError):
-            raise ValueError("BEARERGUARD_MAX_TOKEN_SIZE must be an integer") from None
-        if not 256 <= size <= 1024 * 1024:
-            raise ValueError("BEARERGUARD_MAX_TOKEN_SIZE must be between 256 and 1048576")
-        put(self, "max_token_size", size)
+        for f in FIELDS:
+            object.__setattr__(self, f.name, _parse(f, getattr(self, f.name)))
+        for rule in _CROSS_RULES:
+            rule(self)
 
     # Typed views (the fields hold tuples once validated).
     @property
@@ -204,24 +147,26 @@ class Settings:
         return value if isinstance(value, tuple) else (value,)
 
     @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any], prefix: str = "BEARERGUARD_") -> Settings:
+    def from_mapping(cls, mapping: Mapping[str, Any], prefix: str = PREFIX) -> Settings:
         """Build settings from ``BEARERGUARD_*`` keys (strings or Python values).
 
-        Unknown ``BEARERGUARD_*`` keys are an error, so a typo cannot silently
-        disable a check.
+        Keys without *prefix* are ignored, and so are ``None`` and empty values.
+        Unknown ``BEARERGUARD_*`` keys are a :class:`SettingError`, so a typo cannot
+        silently disable a check.
         """
         kwargs: dict[str, Any] = {}
         for key, value in mapping.items():
             if not key.startswith(prefix):
                 continue
-            name = _ENV_FIELDS.get(key[len(prefix) :])
-            if name is None:
-                if prefix == "BEARERGUARD_" and key[len(prefix) :] in _IGNORED_KEYS:
+            suffix = key[len(prefix) :]
+            f = _BY_ENV.get(PREFIX + suffix)
+            if f is None:
+                if prefix == PREFIX and suffix in _IGNORED_KEYS:
                     continue
-                raise ValueError(f"unknown setting {key}")
+                raise SettingError(key, f"unknown setting {key}")
             if value is None or value == "":
                 continue
-            kwargs[name] = value
+            kwargs[f.name] = value
         return cls(**kwargs)
 
     @classmethod
@@ -230,7 +175,82 @@ class Settings:
         return cls.from_mapping(os.environ if environ is None else environ)
 
 
+if [f.name for f in dataclasses.fields(Settings)] != list(_BY_NAME):  # pragma: no cover
+    raise RuntimeError("Settings and FIELDS must list the same settings")
+
 # Keys read by adapters, not by the core (Django/Flask extras).
-_IGNORED_KEYS = frozenset(
-    {"PROTECTED_PATHS", "EXEMPT_PATHS", "USER_HOOK", "TOKEN_CACHE_SIZE", "TOKEN_CACHE"}
+_IGNORED_KEYS = frozenset({"USER_HOOK", "TOKEN_CACHE"})
+
+
+# Rules across settings, checked after every field parsed.
+
+
+def _audience(s: Settings) -> None:
+    if not s.audience and s.resource:
+        # RFC 9728 §3.3/RFC 8707: tokens for this resource name it in `aud`.
+        object.__setattr__(s, "audience", (s.resource,))
+    if not s.audience:
+        raise SettingError(
+            "BEARERGUARD_AUDIENCE",
+            "BEARERGUARD_AUDIENCE is required: without an audience check the API "
+            "would accept tokens minted for other APIs",
+            missing=True,
+        )
+
+
+def _shared_secret(s: Settings) -> None:
+    if not any(a in HMAC_ALGORITHMS for a in s.tuple_of("algorithms")):
+        return
+    if not s.shared_secret:
+        raise SettingError(
+            "BEARERGUARD_ALGORITHMS",
+            "BEARERGUARD_ALGORITHMS: HS* algorithms need BEARERGUARD_SHARED_SECRET",
+        )
+    if len(s.shared_secret) < 32:  # RFC 7518 §3.2: a key at least as long as the hash
+        raise SettingError(
+            "BEARERGUARD_SHARED_SECRET", "BEARERGUARD_SHARED_SECRET must be at least 32 bytes"
+        )
+
+
+def _nonce_secret(s: Settings) -> None:
+    if s.dpop_nonce is True and s.dpop_nonce_secret is None and s.store == "memory":
+        raise SettingError(
+            "BEARERGUARD_DPOP_NONCE_SECRET",
+            "BEARERGUARD_DPOP_NONCE_SECRET is required with BEARERGUARD_DPOP_NONCE=on "
+            "(the same secret on every worker) unless BEARERGUARD_STORE is redis",
+            missing=True,
+        )
+
+
+def _introspection_client(s: Settings) -> None:
+    if "opaque" not in s.tuple_of("token_formats"):
+        return
+    for name in ("client_id", "client_secret"):
+        if getattr(s, name) is None:
+            env = _BY_NAME[name].env
+            message = f"{env} is required to introspect opaque tokens (RFC 7662 §2.1)"
+            raise SettingError(env, message, missing=True)
+
+
+def _tenants(s: Settings) -> None:
+    templated = any(TENANT_PLACEHOLDER in iss for iss in s.issuers)
+    if templated and not s.tenants:
+        raise SettingError(
+            "BEARERGUARD_TENANTS",
+            "BEARERGUARD_TENANTS is required when BEARERGUARD_ISSUER contains {tenantid}",
+            missing=True,
+        )
+    if s.tenants and not templated:
+        raise SettingError(
+            "BEARERGUARD_TENANTS",
+            "BEARERGUARD_TENANTS needs a BEARERGUARD_ISSUER containing {tenantid}",
+        )
+
+
+_CROSS_RULES: tuple[Callable[[Settings], None], ...] = (
+    _audience,
+    _shared_secret,
+    _nonce_secret,
+    _introspection_client,
+    _tenants,
 )

@@ -159,6 +159,17 @@ class MemoryStore:
         with self._lock:
             self._put(key, bytes(value), ttl, self._clock())
 
+    def get_or_set(self, key: str, value: bytes, ttl: float) -> bytes:
+        """The value under *key*, storing *value* first when there is none (atomic)."""
+        _check_ttl(ttl)
+        with self._lock:
+            now = self._clock()
+            live = self._live(key, now)
+            if live is not None:
+                return live[1]
+            self._put(key, bytes(value), ttl, now)
+            return bytes(value)
+
     # The lock is held for microseconds: the async forms call the sync ones directly.
     async def add_async(self, key: str, ttl: float) -> bool:
         """See :meth:`Store.add`."""
@@ -289,6 +300,21 @@ class RedisStore:
             self._sync.set(self.prefix + key, value, px=ms)
         except self._errors as exc:
             raise StoreUnavailable() from exc
+
+    def get_or_set(self, key: str, value: bytes, ttl: float) -> bytes:
+        """The value under *key*, storing *value* first when there is none.
+
+        One round trip (``SET key value NX GET``, Redis 7): every worker gets the value
+        the first one stored.
+        """
+        ms = _ms(ttl)
+        try:
+            old = self._sync.set(self.prefix + key, value, nx=True, px=ms, get=True)
+        except self._errors as exc:
+            raise StoreUnavailable() from exc
+        if old is None:
+            return bytes(value)
+        return old.encode() if isinstance(old, str) else bytes(old)
 
     async def set_async(self, key: str, value: bytes, ttl: float) -> None:
         """See :meth:`Store.set`."""

@@ -8,6 +8,17 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
+__all__ = [
+    "AccessToken",
+    "FrozenDict",
+    "FrozenList",
+    "freeze",
+    "freeze_members",
+    "read_scopes",
+    "split_scopes",
+    "token_identity",
+]
+
 _EMPTY: frozenset[str] = frozenset()
 
 
@@ -132,7 +143,7 @@ class AccessToken(Mapping[str, Any]):
     string is not kept, so it cannot leak through ``repr`` or logs.
     """
 
-    __slots__ = ("_claims", "claims", "header", "scopes")
+    __slots__ = ("_claims", "bound", "claims", "header", "jkt", "scopes")
 
     def __init__(
         self, claims: dict[str, Any], header: dict[str, Any], scopes: frozenset[str]
@@ -141,6 +152,17 @@ class AccessToken(Mapping[str, Any]):
         self.claims: Mapping[str, Any] = MappingProxyType(claims)
         self.header: Mapping[str, Any] = MappingProxyType(header)
         self.scopes = scopes
+        #: ``cnf`` present: the token is bound to a key or certificate (never plain Bearer).
+        self.bound = "cnf" in claims
+        cnf = claims.get("cnf")
+        jkt = cnf.get("jkt") if isinstance(cnf, Mapping) else None
+        #: the RFC 7638 thumbprint of the DPoP key the token is bound to (``cnf.jkt``).
+        self.jkt: str | None = jkt if isinstance(jkt, str) and jkt else None
+
+    @property
+    def scheme(self) -> str:
+        """How the caller proved itself: ``DPoP`` for a key-bound token, else ``Bearer``."""
+        return "DPoP" if self.jkt is not None else "Bearer"
 
     def __getitem__(self, name: str) -> Any:
         return self._claims[name]

@@ -1,40 +1,39 @@
-"""The verifier: one token string in, an :class:`AccessToken` or a refusal out."""
+"""The verifier: one token string in, an :class:`AccessToken` or a refusal out.
+
+:meth:`Verifier.verify` checks a token (JOSE header, key, signature, ``typ``, claims);
+:meth:`Verifier.decide` (in :mod:`bearerguard.pipeline`) takes a whole request's facts
+and is what every adapter calls.
+"""
 
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from bearerguard._jose import b64decode, is_number, json_object
-from bearerguard.errors import BearerError, InsufficientScope, InvalidToken, MissingToken
-from bearerguard.extract import B64TOKEN, HEADER, extract_token
+from bearerguard._jose import b64decode, json_object
+from bearerguard.binding import SenderConstraint
+from bearerguard.cache import TokenCache
+from bearerguard.claims import ClaimRules
+from bearerguard.errors import BearerError, InvalidToken, MissingToken, Responses
+from bearerguard.extract import BEARER, DPOP, extract_credentials, extract_token
 from bearerguard.jwk import VerifyFn, VerifyKey, import_static, make_hmac_verifier
 from bearerguard.keys import JWKSKeySource, KeySource, StaticKeySource
+from bearerguard.pipeline import decide, decide_async
 from bearerguard.requirements import Requirements
 from bearerguard.settings import HMAC_ALGORITHMS, Settings
 from bearerguard.tokens import AccessToken, freeze_members, read_scopes
 
-_ID_TOKEN_ONLY = ("nonce", "at_hash", "c_hash", "s_hash")
-# Scope claims are not here: an unusable scope value gives no scopes (tokens.read_scopes).
-_STRING_CLAIMS = ("sub", "client_id", "jti", "azp")
+__all__ = ["Verifier"]
+
 # The parsed-header cache: entries, and the longest encoded header remembered. Only the
 # headers of tokens whose signature verified get in, so refused tokens cannot pin memory.
 _HEADER_CACHE_ENTRIES = 64
 _HEADER_CACHE_MAX_LEN = 1024
-_NUMERIC_CLAIMS = ("exp", "nbf", "iat", "auth_time")
-
-
-class _CacheEntry:
-    __slots__ = ("exp", "key", "nbf", "token")
-
-    def __init__(self, token: AccessToken, key: VerifyKey | None, exp: float, nbf: float) -> None:
-        self.token, self.key, self.exp, self.nbf = token, key, exp, nbf
 
 
 class Verifier:
-    """Verifies bearer access tokens (JWS-signed JWTs) against one configuration.
+    """Verifies access tokens (JWS-signed JWTs) against one configuration.
 
     ``Verifier(settings)`` or ``Verifier(issuer=..., audience=..., **settings)``.
 
@@ -43,12 +42,13 @@ class Verifier:
         keys: static keys (JWKS dict, JWK dict, PEM, key object) — no fetching.
         key_source: a custom :class:`KeySource` (for example a
             :class:`JWKSKeySource` with other cache bounds).
-        token_cache_size: verified tokens remembered (0 disables the cache). Once
-            full, a token is stored when verified a second time, evicting the oldest.
+        token_cache_size: verified tokens remembered (0 disables the cache); defaults
+            to the ``token_cache_size`` setting (1024).
         clock: seconds since the epoch (tests).
 
-    ``verify`` and ``verify_async`` return an :class:`AccessToken` or raise a
-    :class:`BearerError` subclass. Construction raises ``ValueError`` for bad settings.
+    ``verify`` / ``verify_async`` return an :class:`AccessToken` or raise a
+    :class:`BearerError`; ``decide`` / ``decide_async`` answer a whole request.
+    Construction raises ``ValueError`` for bad settings.
     """
 
     def __init__(
@@ -58,7 +58,7 @@ class Verifier:
         *,
         keys: Any = None,
         key_source: KeySource | None = None,
-        token_cache_size: int = 1024,
+        token_cache_size: int | None = None,
         clock: Callable[[], float] = time.time,
         **options: Any,
     ) -> None:
@@ -66,21 +66,16 @@ class Verifier:
             settings = Settings(**options)
         elif options:
             raise TypeError("pass either a Settings or keyword settings, not both")
-        if isinstance(token_cache_size, bool) or token_cache_size < 0:
-            raise ValueError("token_cache_size must be a non-negative integer")
         self.settings = s = settings
         self.realm = s.realm
-        self._issuers = frozenset(s.issuers)
-        self._audiences = frozenset(s.audiences)
         self._algorithms = frozenset(s.tuple_of("algorithms"))
-        self._leeway = float(s.leeway)
         self._scope_claims = s.tuple_of("scope_claims")
-        self._required = tuple(c for c in s.tuple_of("required_claims") if c != "exp")
         types = s.tuple_of("token_types")
         self._typ_ok = frozenset(
             ({"at+jwt", "application/at+jwt"} if "at+jwt" in types else set())
             | ({"jwt", "application/jwt", None} if "jwt" in types else set())
         )
+        self._claims = ClaimRules(s, clock)
         self._locations = s.tuple_of("token_locations")
         self._max_size = s.max_token_size
         self._clock = clock
@@ -100,54 +95,49 @@ class Verifier:
             self._default_source = JWKSKeySource(s.jwks_uri)
         elif not (self._hmac and len(self._algorithms - HMAC_ALGORITHMS) == 0):
             self._sources = {iss: JWKSKeySource(issuer=iss) for iss in s.issuers}
-        # FIFO: popitem(last=False) is O(1); a dict's next(iter()) rescans deleted slots.
-        self._cache: OrderedDict[str, _CacheEntry] = OrderedDict()
-        self._cache_size = token_cache_size
-        self._seen: set[int] = set()  # hashes of tokens verified once while the cache was full
-        self._header_fast = HEADER in self._locations
-        self._header_only = self._locations == (HEADER,)
+        self.binding = SenderConstraint(s, clock)
+        self.responses = Responses(
+            s.realm, dpop=s.dpop, dpop_algs=self.binding.algorithms if s.dpop != "off" else ()
+        )
+        self._schemes = (BEARER,) if s.dpop == "off" else (BEARER, DPOP)
+        size = s.token_cache_size if token_cache_size is None else token_cache_size
+        self.tokens = TokenCache(size, clock, float(s.leeway))
         self._headers: dict[str, dict[str, Any]] = {}
 
-    # -- public entry points ----------------------------------------------
+    # -- the request-level API (bearerguard.pipeline) -----------------------------------
+    decide = decide
+    decide_async = decide_async
+
+    def render(
+        self, err: BearerError, requirements: Requirements | None = None
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        """(status, headers, body) for a refusal, with this configuration's challenges."""
+        return self.responses.render(err)
+
+    # -- the token-level API -------------------------------------------------------------
     def verify(self, token: str) -> AccessToken:
         """Verify *token*; return the :class:`AccessToken` or raise :class:`BearerError`."""
-        if self._cache_size:
-            hit = self._cached(token)
-            if hit is not None:
-                return hit
-        return self._verify_uncached(token)
-
-    def _verify_uncached(self, token: str) -> AccessToken:
-        try:
-            h64, header, claims, signing_input, sig = self._decode(token)
-            key = (
-                self._source(claims).get_key(header.get("kid"), header["alg"])
-                if header["alg"] not in self._hmac
-                else None
-            )
-            return self._finish(token, h64, header, claims, signing_input, sig, key)
-        except BearerError as exc:
-            exc.realm = self.realm
-            raise
+        hit = self.tokens.get(token)
+        if hit is not None:
+            return hit
+        h64, header, claims, signing_input, sig = self._decode(token)
+        source, key = None, None
+        if header["alg"] not in self._hmac:
+            source = self._source(claims)
+            key = source.get_key(header.get("kid"), header["alg"])
+        return self._finish(token, h64, header, claims, signing_input, sig, key, source)
 
     async def verify_async(self, token: str) -> AccessToken:
         """As :meth:`verify`; a key fetch never blocks the event loop."""
-        if self._cache_size:
-            hit = self._cached(token)
-            if hit is not None:
-                return hit
-        return await self._verify_uncached_async(token)
-
-    async def _verify_uncached_async(self, token: str) -> AccessToken:
-        try:
-            h64, header, claims, signing_input, sig = self._decode(token)
-            key = None
-            if header["alg"] not in self._hmac:
-                key = await self._source(claims).get_key_async(header.get("kid"), header["alg"])
-            return self._finish(token, h64, header, claims, signing_input, sig, key)
-        except BearerError as exc:
-            exc.realm = self.realm
-            raise
+        hit = self.tokens.get(token)
+        if hit is not None:
+            return hit
+        h64, header, claims, signing_input, sig = self._decode(token)
+        source, key = None, None
+        if header["alg"] not in self._hmac:
+            source = self._source(claims)
+            key = await source.get_key_async(header.get("kid"), header["alg"])
+        return self._finish(token, h64, header, claims, signing_input, sig, key, source)
 
     def extract(
         self,
@@ -156,12 +146,24 @@ class Verifier:
         query: Sequence[str] | None = None,
         form: Sequence[str] | None = None,
     ) -> str | None:
-        """RFC 6750 §2 extraction with this verifier's token locations and realm."""
-        try:
-            return extract_token(authorization, query=query, form=form, locations=self._locations)
-        except BearerError as exc:
-            exc.realm = self.realm
-            raise
+        """RFC 6750 §2 extraction with this verifier's token locations."""
+        return extract_token(authorization, query=query, form=form, locations=self._locations)
+
+    def credentials(
+        self,
+        authorization: str | Sequence[str] | None,
+        *,
+        query: Sequence[str] | None = None,
+        form: Sequence[str] | None = None,
+    ) -> tuple[str, str] | None:
+        """RFC 6750 §2 / RFC 9449 §7.1 extraction: (``bearer`` or ``dpop``, token), or None."""
+        return extract_credentials(
+            authorization,
+            query=query,
+            form=form,
+            locations=self._locations,
+            schemes=self._schemes,
+        )
 
     def authenticate(
         self,
@@ -171,17 +173,10 @@ class Verifier:
         form: Sequence[str] | None = None,
     ) -> AccessToken | None:
         """Extract and verify: the token, ``None`` without credentials, or a raised refusal."""
-        hit, new = self._shortcut(authorization, query, form)
-        if hit is not None:
-            return hit
-        if new is not None:  # see _shortcut: only a failure needs the b64token check
-            try:
-                return self._verify_uncached(new)
-            except BearerError:
-                if B64TOKEN.fullmatch(new) is not None:
-                    raise
-        token = self.extract(authorization, query=query, form=form)
-        return None if token is None else self.verify(token)
+        decision = self.decide(authorization, query=query, form=form)
+        if decision.error is not None:
+            raise decision.error
+        return decision.token
 
     async def authenticate_async(
         self,
@@ -191,36 +186,10 @@ class Verifier:
         form: Sequence[str] | None = None,
     ) -> AccessToken | None:
         """As :meth:`authenticate`, with :meth:`verify_async`."""
-        hit, new = self._shortcut(authorization, query, form)
-        if hit is not None:
-            return hit
-        return await self._settle_async(new, authorization, query, form)
-
-    async def _settle_async(
-        self,
-        new: str | None,
-        authorization: str | Sequence[str] | None,
-        query: Sequence[str] | None = None,
-        form: Sequence[str] | None = None,
-    ) -> AccessToken | None:
-        """Finish what :meth:`_shortcut` left: verify *new*, else extract and verify."""
-        if new is not None:
-            try:
-                return await self._verify_uncached_async(new)
-            except BearerError:
-                if B64TOKEN.fullmatch(new) is not None:
-                    raise
-        token = self.extract(authorization, query=query, form=form)
-        return None if token is None else await self.verify_async(token)
-
-    def cache_info(self) -> dict[str, int]:
-        """What the verifier's caches hold: ``tokens``, ``headers`` and ``header_bytes``."""
-        headers = dict(self._headers)
-        return {
-            "tokens": len(self._cache),
-            "headers": len(headers),
-            "header_bytes": sum(len(h) for h in headers),
-        }
+        decision = await self.decide_async(authorization, query=query, form=form)
+        if decision.error is not None:
+            raise decision.error
+        return decision.token
 
     @property
     def token_locations(self) -> tuple[str, ...]:
@@ -229,68 +198,30 @@ class Verifier:
 
     def missing(self) -> MissingToken:
         """The refusal for a request without credentials (bare challenge)."""
-        return MissingToken(realm=self.realm)
+        return MissingToken()
 
     def authorize(self, token: AccessToken, requirements: Requirements | None) -> None:
         """Raise :class:`InsufficientScope` (403) unless *token* meets *requirements*."""
         if requirements is not None:
-            try:
-                requirements.check(token)
-            except InsufficientScope as exc:
-                exc.realm = self.realm
-                raise
+            requirements.check(token)
 
-    # -- internals ----------------------------------------------------------
-    def _shortcut(
-        self,
-        authorization: str | Sequence[str] | None,
-        query: Sequence[str] | None = None,
-        form: Sequence[str] | None = None,
-    ) -> tuple[AccessToken | None, str | None]:
-        """For a lone ``Bearer <token>`` header: (its cache hit, or the token to verify).
+    def cache_info(self) -> dict[str, int]:
+        """What the caches hold: ``tokens``, ``pending`` (seen once while full),
+        ``headers`` and ``header_bytes`` (parsed JOSE headers of verified tokens)."""
+        headers = dict(self._headers)
+        return {
+            "tokens": len(self.tokens),
+            "pending": self.tokens.pending(),
+            "headers": len(headers),
+            "header_bytes": sum(len(h) for h in headers),
+        }
 
-        ``(None, None)`` sends the request down the full extraction path. When the
-        string after ``"Bearer "`` is a b64token, :func:`~bearerguard.extract.parse_authorization`
-        returns exactly it. A token that verifies is one (three base64url segments
-        joined by dots), so neither a cache hit nor a successful verification needs
-        the syntax check: only a failed one does, and a token that is no b64token
-        then gets the full extraction path's answer.
-        """
-        if query or form or not self._header_fast:
-            return None, None
-        if type(authorization) is not str:
-            if not authorization or len(authorization) != 1:
-                return None, None
-            authorization = authorization[0]
-        if type(authorization) is not str:
-            return None, None
-        return self._bearer(authorization)
-
-    def _bearer(self, authorization: str) -> tuple[AccessToken | None, str | None]:
-        """:meth:`_shortcut` for the only ``Authorization`` value, the header a token location."""
-        if authorization[:7] != "Bearer ":
-            return None, None
-        token = authorization[7:]
-        return self._cached(token), token
-
-    def _cached(self, token: str) -> AccessToken | None:
-        entry = self._cache.get(token) if type(token) is str else None  # lists are unhashable
-        if entry is None:
-            return None
-        now = self._clock()
-        if (
-            (entry.key is None or entry.key.active)
-            and now < entry.exp + self._leeway
-            and now >= entry.nbf - self._leeway
-        ):
-            return entry.token
-        self._cache.pop(token, None)
-        return None
-
+    # -- internals -----------------------------------------------------------------------
     def _source(self, claims: Mapping[str, Any]) -> KeySource:
         if self._default_source is not None:
             return self._default_source
         iss = claims.get("iss")
+        # The unverified iss only selects among configured issuers, never a URL to fetch.
         source = self._sources.get(iss) if isinstance(iss, str) else None
         if source is None:
             raise InvalidToken("invalid_issuer")
@@ -351,6 +282,7 @@ class Verifier:
         signing_input: bytes,
         sig: bytes,
         key: VerifyKey | None,
+        source: KeySource | None,
     ) -> AccessToken:
         alg = header["alg"]
         verify = self._hmac[alg] if key is None else key.verifier(alg)
@@ -359,7 +291,7 @@ class Verifier:
         typ = header.get("typ")
         if (typ.lower() if typ is not None else None) not in self._typ_ok:
             raise InvalidToken("invalid_typ")
-        self._check_claims(claims)
+        self._claims.check(claims)
         headers = self._headers
         if (
             len(headers) < _HEADER_CACHE_ENTRIES
@@ -370,73 +302,5 @@ class Verifier:
         access_token = AccessToken(
             freeze_members(claims), header, read_scopes(claims, self._scope_claims)
         )
-        if self._cache_size:
-            cache = self._cache
-            if len(cache) >= self._cache_size:
-                # Full: a token gets in only when it is verified a second time while
-                # remembered here, so a stream of one-off tokens neither evicts the
-                # tokens in use nor pays for entries never read (that churn cost
-                # 2-4 µs per request in the in-process benchmarks).
-                seen, key_hash = self._seen, hash(token)
-                if key_hash not in seen:
-                    if len(seen) >= self._cache_size:
-                        seen.clear()
-                    seen.add(key_hash)
-                    return access_token
-                seen.discard(key_hash)
-                try:  # noqa: SIM105 - contextlib.suppress costs ~1 µs per miss
-                    cache.popitem(last=False)  # oldest first
-                except KeyError:  # emptied by another thread meanwhile
-                    pass
-            nbf = claims.get("nbf", claims.get("iat", 0.0))
-            cache[token] = _CacheEntry(
-                access_token, key, claims["exp"], nbf if is_number(nbf) else 0.0
-            )
+        self.tokens.put(token, access_token, key, source)
         return access_token
-
-    def _check_claims(self, claims: dict[str, Any]) -> None:
-        iss = claims.get("iss")
-        if not isinstance(iss, str) or iss not in self._issuers:
-            raise InvalidToken("invalid_issuer")
-        aud = claims.get("aud")
-        if isinstance(aud, str):
-            aud_ok = aud in self._audiences
-        elif isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
-            aud_ok = not self._audiences.isdisjoint(aud)
-        else:
-            aud_ok = False
-        if not aud_ok:
-            # Only a refusal needs to know whether it was an ID token.
-            looks_like_id_token = not claims.keys().isdisjoint(_ID_TOKEN_ONLY) or (
-                isinstance(claims.get("azp"), str) and aud == claims["azp"]
-            )
-            raise InvalidToken("id_token_presented" if looks_like_id_token else "invalid_audience")
-        if "at_hash" in claims or "c_hash" in claims:
-            raise InvalidToken("id_token_presented")
-        for name in _NUMERIC_CLAIMS:
-            if name in claims and not is_number(claims[name]):
-                raise InvalidToken("invalid_claim")
-        for name in _STRING_CLAIMS:
-            if not isinstance(claims.get(name, ""), str):
-                raise InvalidToken("invalid_claim")
-        for name in self._required:
-            if name not in claims:
-                raise InvalidToken("missing_claim")
-        exp = claims.get("exp")
-        if exp is None:
-            raise InvalidToken("missing_claim")
-        now = self._clock()
-        leeway = self._leeway
-        if now >= exp + leeway:
-            raise InvalidToken("expired")
-        nbf = claims.get("nbf")
-        if nbf is not None and now < nbf - leeway:
-            raise InvalidToken("not_yet_valid")
-        iat = claims.get("iat")
-        if iat is not None and now < iat - leeway:
-            raise InvalidToken("issued_in_future")
-
-
-def error_response(err: BearerError) -> tuple[int, list[tuple[str, str]], bytes]:
-    """(status, headers, body) for a refusal: what every adapter renders."""
-    return err.status_code, list(err.headers().items()), err.body()

@@ -68,12 +68,15 @@ class Server:
                     self._start()
                     continue
                 raise RuntimeError(f"server exited early ({self.proc.returncode}):\n{err[-3000:]}")
-            with contextlib.suppress(OSError):
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+            try:
                 conn.request("GET", "/api/public")
                 conn.getresponse().read()
-                conn.close()
                 return
+            except OSError:
+                pass
+            finally:
+                conn.close()  # also when the server answered nothing yet (ResourceWarning)
             time.sleep(0.1)
         raise RuntimeError("server did not start in time")
 

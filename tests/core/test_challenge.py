@@ -105,7 +105,7 @@ def test_missing_token() -> None:
     assert err.www_authenticate == 'Bearer realm="api"'
     assert err.headers() == {**JSON_HEADERS, "WWW-Authenticate": 'Bearer realm="api"'}
     assert err.body() == (
-        b'{"error":null,"error_description":"' + DESCRIPTIONS["missing_token"].encode() + b'",'
+        b'{"error_description":"' + DESCRIPTIONS["missing_token"].encode() + b'",'
         b'"reason":"missing_token"}'
     )
     assert error_response(err) == (
@@ -163,7 +163,7 @@ def test_503_has_retry_after_and_no_challenge(retry_after: float, header: str) -
     assert err.headers() == {**JSON_HEADERS, "Retry-After": header}
     assert "WWW-Authenticate" not in err.headers()
     assert err.body() == (
-        b'{"error":null,"error_description":"'
+        b'{"error_description":"'
         + DESCRIPTIONS["keys_unavailable"].encode()
         + b'","reason":"keys_unavailable"}'
     )

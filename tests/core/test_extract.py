@@ -9,6 +9,7 @@ import pytest
 
 from bearerguard import BearerError, InvalidRequest, Verifier, extract_token
 from bearerguard.errors import DESCRIPTIONS
+from tests.expect import DPOP_CHALLENGE
 
 ISS = "https://tenant.example.com/"
 AUD = "https://api.example.com"
@@ -124,9 +125,16 @@ def test_repeated_header_lines_joined_by_comma(header: str) -> None:
 
 
 def test_realm_of_the_verifier_is_used() -> None:
-    with pytest.raises(InvalidRequest) as info:
-        verifier(realm="photos").extract("Bearer")
-    assert_invalid_request(info.value, "empty_token", EMPTY, realm="photos")
+    v = verifier(realm="photos")
+    decision = v.decide("Bearer")
+    assert decision.error is not None
+    assert_invalid_request(decision.error, "empty_token", EMPTY)  # on its own: default realm
+    status, headers, _ = decision.response()  # rendered by the verifier: its realm
+    assert status == 400
+    assert dict(headers)["WWW-Authenticate"] == (
+        f'Bearer realm="photos", error="invalid_request", error_description="{EMPTY}", '
+        f"{DPOP_CHALLENGE}"
+    )
 
 
 def test_query_and_form_are_opt_in() -> None:
@@ -134,8 +142,21 @@ def test_query_and_form_are_opt_in() -> None:
     assert v.token_locations == ("header",)
     assert v.extract(None, query=["abc"]) is None
     assert v.extract(None, form=["abc"]) is None
-    # Disabled locations are not even inspected: no 400 for a duplicate there.
-    assert v.extract("Bearer abc", query=["x", "y"], form=["z"]) == "abc"
+    # A disabled form location is not inspected: no 400 for a duplicate there.
+    assert v.extract("Bearer abc", form=["z", "y"]) == "abc"
+
+
+def test_header_and_query_token_refused_even_with_query_off() -> None:
+    # Issue #13.2, RFC 6750 §2: a URL-borne token never slips by beside a header one.
+    v = verifier()
+    assert v.token_locations == ("header",)
+    with pytest.raises(InvalidRequest) as info:
+        v.extract("Bearer abc", query=["x"])
+    assert_invalid_request(info.value, "multiple_tokens", DESCRIPTIONS["multiple_tokens"])
+    with pytest.raises(InvalidRequest):
+        v.extract("Bearer abc", query=["x", "y"])
+    assert v.extract("Basic dXNlcjpwYXNz", query=["x"]) is None  # no bearer header: ignored
+    assert v.extract(None, query=["x"]) is None  # alone: no credentials
 
 
 @pytest.mark.parametrize("where", ["query", "form"])

@@ -90,8 +90,7 @@ def assert_unavailable(err: BearerError, retry_after: str) -> None:
         "Retry-After": retry_after,
     }
     assert err.body() == (
-        b'{"error":null,"error_description":"' + description.encode() + b'",'
-        b'"reason":"keys_unavailable"}'
+        b'{"error_description":"' + description.encode() + b'","reason":"keys_unavailable"}'
     )
 
 

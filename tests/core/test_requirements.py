@@ -29,14 +29,27 @@ def token(scopes: tuple[str, ...] = (), **claims: Any) -> AccessToken:
     return AccessToken(base, {"alg": "RS256"}, frozenset(scopes))
 
 
-def refused(req: Requirements, tok: AccessToken, realm: str = "photos") -> InsufficientScope:
-    v = Verifier(issuer=ISS, audience="urn:api", realm=realm)
+class Rendered:
+    """A refusal as the verifier renders it: the realm comes from the verifier (issue #12)."""
+
+    def __init__(self, err: InsufficientScope, verifier: Verifier) -> None:
+        status, headers, body = verifier.render(err)
+        self.reason, self.status_code = err.reason, status
+        self.www_authenticate = dict(headers).get("WWW-Authenticate")
+        self._body = body
+
+    def body(self) -> bytes:
+        return self._body
+
+
+def refused(req: Requirements, tok: AccessToken, realm: str = "photos") -> Rendered:
+    v = Verifier(issuer=ISS, audience="urn:api", realm=realm, dpop="off")  # Bearer alone
     with pytest.raises(InsufficientScope) as info:
         v.authorize(tok, req)
-    return info.value
+    return Rendered(info.value, v)
 
 
-def assert_scope_refusal(err: InsufficientScope, scope: str, realm: str = "photos") -> None:
+def assert_scope_refusal(err: Rendered, scope: str, realm: str = "photos") -> None:
     description = DESCRIPTIONS["insufficient_scope"]
     assert err.reason == "insufficient_scope"
     assert err.status_code == 403
@@ -51,7 +64,7 @@ def assert_scope_refusal(err: InsufficientScope, scope: str, realm: str = "photo
     }
 
 
-def assert_claim_refusal(err: InsufficientScope, realm: str = "photos") -> None:
+def assert_claim_refusal(err: Rendered, realm: str = "photos") -> None:
     description = DESCRIPTIONS["claim_requirement_failed"]
     assert err.reason == "claim_requirement_failed"
     assert err.status_code == 403

@@ -136,8 +136,8 @@ def test_never_more_entries_than_the_size(issuer: Issuer, size: int) -> None:
     for t in tokens:
         for _ in range(2):  # twice: a full cache admits a token on its second verification
             v.verify(t)
-            assert len(v._cache) <= size
-    assert len(v._cache) == size
+            assert len(v.tokens) <= size
+    assert len(v.tokens) == size
     # Oldest out first: the newest `size` tokens are hits, the first one is verified again.
     checks = c.signature_checks
     for t in tokens[-size:]:
@@ -145,7 +145,7 @@ def test_never_more_entries_than_the_size(issuer: Issuer, size: int) -> None:
     assert c.signature_checks == checks
     v.verify(tokens[0])
     assert c.signature_checks == checks + 1
-    assert len(v._cache) == size
+    assert len(v.tokens) == size
 
 
 @pytest.mark.parametrize("size", [1, 4])
@@ -161,7 +161,7 @@ def test_one_off_tokens_do_not_evict_the_tokens_in_use(issuer: Issuer, size: int
     for t in in_use:
         assert v.verify(t).subject == "user-1"
     assert c.signature_checks == size + len(one_offs)  # every one a hit
-    assert set(v._cache) == set(in_use)
+    assert set(v.tokens) == set(in_use)
 
 
 def test_a_full_cache_admits_a_token_on_its_second_verification(issuer: Issuer) -> None:
@@ -170,9 +170,9 @@ def test_a_full_cache_admits_a_token_on_its_second_verification(issuer: Issuer) 
     v.verify(older)
     v.verify(old)
     first = v.verify(new)  # full: verified, remembered, not stored
-    assert list(v._cache) == [older, old]
+    assert list(v.tokens) == [older, old]
     second = v.verify(new)  # verified again and stored, the oldest entry out
-    assert list(v._cache) == [old, new]
+    assert list(v.tokens) == [old, new]
     assert second is not first
     assert second.claims == first.claims
     assert c.signature_checks == 4
@@ -199,7 +199,7 @@ def test_a_cached_token_does_not_vouch_for_a_forged_twin(issuer: Issuer) -> None
     err = refused(v, forged)
     assert (err.status_code, err.reason) == (401, "bad_signature")
     assert c.signature_checks == 2
-    assert forged not in v._cache
+    assert forged not in v.tokens
     assert v.verify(good).subject == "user-1"  # the genuine token is still a hit
     assert c.signature_checks == 2
 
@@ -211,7 +211,7 @@ def test_refusals_are_not_cached(issuer: Issuer) -> None:
     for _ in range(3):
         assert refused(v, expired).reason == "expired"
     assert c.signature_checks == 3
-    assert len(v._cache) == 0
+    assert len(v.tokens) == 0
 
 
 # -- lifetime: exp, nbf, iat rechecked on every hit, with leeway ---------------------------
@@ -227,7 +227,7 @@ def test_an_entry_never_outlives_exp_plus_leeway(issuer: Issuer) -> None:
     clock.now = exp + LEEWAY  # RFC 7519 §4.1.4: on or after exp (+ leeway) it is refused
     err = refused(v, token)
     assert (err.status_code, err.reason, err.realm) == (401, "expired", "api")
-    assert token not in v._cache
+    assert token not in v.tokens
     assert c.signature_checks == 2  # the refusal came from a full verification
 
 
@@ -243,7 +243,7 @@ def test_nbf_is_rechecked_on_a_hit_with_leeway(issuer: Issuer) -> None:
     clock.now = nbf - LEEWAY - 0.001
     err = refused(v, token)
     assert (err.status_code, err.reason) == (401, "not_yet_valid")
-    assert token not in v._cache
+    assert token not in v.tokens
 
 
 def test_iat_is_rechecked_on_a_hit_with_leeway(issuer: Issuer) -> None:
@@ -277,7 +277,7 @@ def test_entries_die_with_their_key(issuer: Issuer) -> None:
 
         err = refused(v, token)
         assert (err.status_code, err.reason) == (401, "unknown_kid")
-        assert token not in v._cache
+        assert token not in v.tokens
         assert c.signature_checks == 2  # the new key's token only: the old one never got that far
 
 
@@ -290,7 +290,7 @@ def test_not_shared_across_verifiers_with_other_settings(issuer: Issuer) -> None
     err = refused(theirs, token)
     assert (err.status_code, err.reason) == (401, "invalid_audience")
     assert c.signature_checks == 1
-    assert len(theirs._cache) == 0
+    assert len(theirs.tokens) == 0
     assert ours.verify(token).subject == "user-1"
 
 
@@ -309,7 +309,7 @@ def test_size_zero_disables_the_cache(issuer: Issuer) -> None:
     results = [v.verify(token) for _ in range(3)]
     results.append(asyncio.run(v.verify_async(token)))
     assert (c.lookups, c.signature_checks) == (4, 4)
-    assert len(v._cache) == 0
+    assert len(v.tokens) == 0
     assert len({id(r) for r in results}) == 4
 
 
@@ -353,7 +353,7 @@ def test_what_a_full_cache_remembers_is_bounded_too(issuer: Issuer) -> None:
     v.verify(long_ago)  # remembered once
     for _ in range(5):  # more one-off tokens than the cache holds
         v.verify(mint(issuer))
-        assert len(v._seen) <= 2
+        assert v.tokens.pending() <= 2
     v.verify(long_ago)  # forgotten meanwhile: verified, not stored
-    assert long_ago not in v._cache
+    assert long_ago not in v.tokens
     assert c.signature_checks == 9

@@ -62,7 +62,9 @@ def test_first_present_scope_claim_supplies_the_scopes(issuer: Issuer, verifier:
 
 
 @pytest.mark.parametrize("value", [None, 42, 1.5, {"a": "b"}, ["a", 3], ["a", None], True])
-def test_unusable_scope_value_gives_no_scopes(issuer: Issuer, verifier: Verifier, value: object) -> None:
+def test_unusable_scope_value_gives_no_scopes(
+    issuer: Issuer, verifier: Verifier, value: object
+) -> None:
     # RFC 9068 §2.2.3: scope is a string. An unusable type grants nothing and the token
     # stays valid (as Spring maps it to no authorities); scp is not consulted either.
     token = verifier.verify(issuer.token(scopes=None, claims={"scope": value, "scp": ["x"]}))

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from bearerguard import AccessToken, InvalidToken, JWKSKeySource, Verifier
 from bearerguard.errors import DESCRIPTIONS
 from bearerguard.testing import Issuer, IssuerKey
+from tests.expect import DPOP_CHALLENGE
 
 ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 SECRET = b"0123456789abcdef0123456789abcdef"
@@ -38,11 +39,24 @@ OTHER_REASONS = {
     "keys_unavailable",
     "multiple_credentials",  # Django session + token rule: tests/adapters/django
 }  # fmt: skip
+#: Sender-constrained tokens and DPoP proofs: tests/core/test_dpop.py, tests/core/test_binding.py.
+DPOP_REASONS = {
+    "bound_token", "dpop_required", "dpop_unbound_token", "store_unavailable",
+    "dpop_proof_missing", "dpop_multiple_proofs", "dpop_proof_too_large", "dpop_malformed",
+    "dpop_invalid_typ", "dpop_alg_not_allowed", "dpop_crit_unsupported", "dpop_invalid_jwk",
+    "dpop_bad_signature", "dpop_missing_claim", "dpop_invalid_claim", "dpop_htm_mismatch",
+    "dpop_htu_mismatch", "dpop_ath_mismatch", "dpop_iat_too_old", "dpop_iat_in_future",
+    "dpop_key_mismatch", "dpop_replayed", "dpop_nonce_required", "dpop_nonce_stale",
+}  # fmt: skip
+#: Introspection (RFC 7662): tests/core/test_introspection.py.
+INTROSPECTION_REASONS = {"token_inactive", "invalid_token_type", "introspection_unavailable"}
 
 
 def test_every_reason_is_covered() -> None:
     # A new reason in errors.DESCRIPTIONS needs a test here (or in the extract/requirements tests).
-    assert set(DESCRIPTIONS) == INVALID_TOKEN_REASONS | OTHER_REASONS
+    assert set(DESCRIPTIONS) == (
+        INVALID_TOKEN_REASONS | OTHER_REASONS | DPOP_REASONS | INTROSPECTION_REASONS
+    )
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +98,11 @@ def assert_refused(verifier: Verifier, token: str, reason: str, realm: str = "ap
         exc = info.value
         assert exc.reason == reason
         assert exc.status_code == 401
-        assert exc.www_authenticate == (
+        # The realm is the verifier's, rendered at response time (issue #12).
+        dpop = f", {DPOP_CHALLENGE}" if verifier.settings.dpop != "off" else ""
+        assert dict(verifier.render(exc)[1])["WWW-Authenticate"] == (
             f'Bearer realm="{realm}", error="invalid_token", error_description="{description}"'
+            + dpop
         )
         assert (
             exc.body()
@@ -645,3 +662,32 @@ def test_realm_of_refusals(issuer: Issuer) -> None:
         "missing_claim",
         "photos",
     )
+
+
+# -- ID tokens that carry our audience (issue #13.5) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("claims", "reason"),
+    [
+        ({"token_use": "id"}, "id_token_presented"),  # AWS Cognito
+        ({"typ": "ID"}, "id_token_presented"),  # Keycloak
+        ({"typ": "id"}, "id_token_presented"),
+        ({"at_hash": "x"}, "id_token_presented"),
+        ({"c_hash": "x"}, "id_token_presented"),
+        ({"typ": "Refresh"}, "invalid_token_type"),  # Keycloak refresh token
+        ({"token_use": "refresh"}, "invalid_token_type"),
+    ],
+)
+def test_token_declaring_itself_an_id_token_is_refused(
+    issuer: Issuer, claims: dict[str, Any], reason: str
+) -> None:
+    # The audience is ours: only the marker tells the token apart.
+    assert_refused(jwks_verifier(issuer), issuer.token(claims=claims), reason)
+
+
+@pytest.mark.parametrize(
+    "claims", [{"token_use": "access"}, {"typ": "Bearer"}, {"nonce": "n"}, {"typ": 5}]
+)
+def test_access_token_markers_are_accepted(issuer: Issuer, claims: dict[str, Any]) -> None:
+    assert both(jwks_verifier(issuer), issuer.token(claims=claims)).subject == "user-1"

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from example_projects.demo import free_ports
 
 from bearerguard import InvalidToken, Verifier
-from bearerguard.testing.demo import free_ports
 
 AUDIENCE = "https://api.example.com"
 

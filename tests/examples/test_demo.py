@@ -1,4 +1,4 @@
-"""``make demo`` (``python -m bearerguard.testing.demo``), run as a user runs it."""
+"""``make demo`` (``python -m example_projects.demo``), run as a user runs it."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from example_projects.demo import COMMANDS, Answer, Step, abbreviate, curl_line, expected, main
 
 from bearerguard import InvalidToken
-from bearerguard.testing.demo import COMMANDS, Answer, Step, abbreviate, curl_line, expected, main
+from tests.expect import DPOP_CHALLENGE
 
 JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
 
@@ -21,7 +22,7 @@ JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
 def transcript() -> Iterator[tuple[subprocess.CompletedProcess[str], float]]:
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "bearerguard.testing.demo"],
+        [sys.executable, "-m", "example_projects.demo"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -62,16 +63,17 @@ def test_demo_tells_the_story(transcript: tuple[subprocess.CompletedProcess[str]
         out,
         re.MULTILINE,
     )
+    D = DPOP_CHALLENGE
     expected_answers = [
         ("/api/public", "  HTTP 200\n  {\"message\": \"public\"}\n"),
-        ("/api/private", '  HTTP 401\n  WWW-Authenticate: Bearer realm="api"\n'),
+        ("/api/private", f'  HTTP 401\n  WWW-Authenticate: Bearer realm="api", {D}\n'),
         ("/api/private-scoped-rw", "  HTTP 403\n  WWW-Authenticate: Bearer realm=\"api\", "
          'error="insufficient_scope", error_description="The access token lacks a required '
-         'scope", scope="read:messages write:messages"\n'),
+         f'scope", scope="read:messages write:messages", {D}\n'),
         ("/api/private", '  HTTP 401\n  WWW-Authenticate: Bearer realm="api", error="invalid_token", '
-         'error_description="An ID token was presented; send the access token instead"\n'),
+         f'error_description="An ID token was presented; send the access token instead", {D}\n'),
         ("/api/private", '  HTTP 401\n  WWW-Authenticate: Bearer realm="api", error="invalid_token", '
-         'error_description="The access token expired"\n'),
+         f'error_description="The access token expired", {D}\n'),
     ]  # fmt: skip
     for path, answer in expected_answers:
         assert re.search(
@@ -127,7 +129,8 @@ def test_a_differing_answer_is_a_failure() -> None:
         "reason": "expired",
     }
     challenge = (
-        'Bearer realm="api", error="invalid_token", error_description="The access token expired"'
+        'Bearer realm="api", error="invalid_token", error_description="The access token expired", '
+        + DPOP_CHALLENGE
     )
     assert expected(step, Answer(401, challenge, body)) == []
     assert expected(step, Answer(200, None, {"sub": "x"})) == [

@@ -17,9 +17,10 @@ from typing import Any
 
 import httpx
 import pytest
+from example_projects.demo import child_env, command, examples_dir, free_ports, running
 
 from bearerguard.testing import Issuer
-from bearerguard.testing.demo import child_env, command, examples_dir, free_ports, running
+from tests.expect import with_dpop
 
 FRAMEWORK = {
     "django_api": "django",
@@ -32,7 +33,7 @@ METHODS = ["GET", "POST"]
 AUDIENCE = "https://api.example.com"
 JSON_NO_STORE = {"content-type": "application/json", "cache-control": "no-store"}
 
-MISSING = {"error": None, "error_description": "Authentication required", "reason": "missing_token"}
+MISSING = {"error_description": "Authentication required", "reason": "missing_token"}
 LACKS_SCOPE = {
     "error": "insufficient_scope",
     "error_description": "The access token lacks a required scope",
@@ -124,7 +125,8 @@ def call(
 
 def assert_refused(response: httpx.Response, status: int, challenge: str | None, body: Any) -> None:
     assert response.status_code == status
-    assert response.headers.get("www-authenticate") == challenge
+    # With the default settings the DPoP scheme is offered beside Bearer (RFC 9449 §7.1).
+    assert response.headers.get("www-authenticate") == with_dpop(challenge)
     assert response.json() == body
     for name, value in JSON_NO_STORE.items():
         assert response.headers[name] == value

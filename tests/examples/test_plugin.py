@@ -34,6 +34,7 @@ def needs(*modules: str) -> None:
 
 
 FLASK_SUITE = """
+DPOP = 'DPoP algs="ES256 ES384 ES512 PS256 PS384 PS512 RS256 RS384 RS512 EdDSA Ed25519"'
 from flask import Flask
 import pytest
 
@@ -73,14 +74,15 @@ def test_missing_scope(client, bearer_headers):
     assert response.status_code == 403
     assert response.headers["WWW-Authenticate"] == (
         'Bearer realm="api", error="insufficient_scope", '
-        'error_description="The access token lacks a required scope", scope="read:messages"'
+        'error_description="The access token lacks a required scope", scope="read:messages", '
+        + DPOP
     )
 
 
 def test_no_token(client):
     response = client.get("/api/messages")
     assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="api", ' + DPOP
     assert response.json["reason"] == "missing_token"
 
 
@@ -107,6 +109,7 @@ def test_flask_suite(pytester: pytest.Pytester) -> None:
 
 
 STARLETTE_SUITE = """
+DPOP = 'DPoP algs="ES256 ES384 ES512 PS256 PS384 PS512 RS256 RS384 RS512 EdDSA Ed25519"'
 import pytest
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
@@ -163,7 +166,7 @@ def test_wrong_audience(client, bearer_token):
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == (
         'Bearer realm="api", error="invalid_token", '
-        'error_description="The token is not intended for this API"'
+        'error_description="The token is not intended for this API", ' + DPOP
     )
 
 
@@ -206,6 +209,7 @@ django.setup()
 """
 
 DJANGO_SUITE = """
+DPOP = 'DPoP algs="ES256 ES384 ES512 PS256 PS384 PS512 RS256 RS384 RS512 EdDSA Ed25519"'
 from django.test import Client, override_settings
 
 from bearerguard.testing.helpers import django_settings
@@ -226,7 +230,10 @@ def test_overrides(bearerguard_issuer, bearer_headers):
     with override_settings(**django_settings(bearerguard_issuer, realm="messages")):
         response = Client().get("/api/messages")
         assert response.status_code == 401
-        assert response.headers["WWW-Authenticate"] == 'Bearer realm="messages"'
+        assert response.headers["WWW-Authenticate"] == (
+            'Bearer realm="messages", DPoP algs="ES256 ES384 ES512 PS256 PS384 PS512 '
+            'RS256 RS384 RS512 EdDSA Ed25519"'
+        )
 """
 
 

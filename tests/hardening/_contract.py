@@ -13,13 +13,16 @@ from collections.abc import Mapping
 
 from bearerguard import BearerError
 from bearerguard.errors import DESCRIPTIONS
+from tests.expect import DPOP_ALGS
 
 # RFC 9110 §5.6.2 token
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # RFC 9110 §5.6.4 quoted-string, narrowed to RFC 6750 §3 (no quoted-pair needed for the
 # values bearerguard sends: %x20-21 / %x23-5B / %x5D-7E) plus quoted-pairs for the realm.
 _QUOTED = re.compile(r'"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*)"')
-_ALLOWED_PARAMS = frozenset({"realm", "error", "error_description", "scope"})
+_ALLOWED_PARAMS = frozenset(
+    {"realm", "error", "error_description", "scope", "algs", "resource_metadata"}
+)
 _RFC6750_VALUE = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
 _SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+(?: [\x21\x23-\x5b\x5d-\x7e]+)*")
 
@@ -27,33 +30,59 @@ REALM = "api"
 CHALLENGE_BARE = 'Bearer realm="api"'
 
 
-def parse_challenge(value: str) -> dict[str, str]:
-    """Parse one ``Bearer`` challenge strictly; raise ``AssertionError`` on any deviation."""
+def parse_challenges(value: str) -> dict[str, dict[str, str]]:
+    """Parse a ``WWW-Authenticate`` value strictly: scheme -> its auth-params.
+
+    Raises ``AssertionError`` on any deviation from RFC 9110 §11.6.1 as we send it (one
+    space after the scheme, ``", "`` between parameters and between challenges).
+    """
     assert "\r" not in value and "\n" not in value and "\x00" not in value, repr(value)
     assert value.isascii(), repr(value)
-    assert value.startswith("Bearer"), repr(value)
-    rest = value[len("Bearer") :]
-    params: dict[str, str] = {}
-    if not rest:
-        return params
-    assert rest[0] == " " and rest[1:2] != " ", repr(value)  # 1*SP; we send exactly one
-    pos = 1
+    out: dict[str, dict[str, str]] = {}
+    pos = 0
     while True:
-        m = _TOKEN.match(rest, pos)
-        assert m is not None, f"auth-param name expected at {pos} in {value!r}"
-        name = m.group(0).lower()
-        pos = m.end()
-        assert rest[pos : pos + 1] == "=", f"'=' expected at {pos} in {value!r}"
-        q = _QUOTED.match(rest, pos + 1)
-        assert q is not None, f"quoted-string expected at {pos + 1} in {value!r}"
-        assert name not in params, f"duplicate auth-param {name!r} in {value!r}"
-        assert name in _ALLOWED_PARAMS, f"unexpected auth-param {name!r}"
-        params[name] = re.sub(r"\\(.)", r"\1", q.group(1))
-        pos = q.end()
-        if pos == len(rest):
-            return params
-        assert rest[pos : pos + 2] == ", ", f"', ' expected at {pos} in {value!r}"
-        pos += 2
+        m = _TOKEN.match(value, pos)
+        assert m is not None, f"scheme expected at {pos} in {value!r}"
+        scheme, pos = m.group(0), m.end()
+        assert scheme not in out, f"duplicate challenge {scheme!r} in {value!r}"
+        params = out[scheme] = {}
+        if pos == len(value):
+            return out
+        if value[pos : pos + 2] == ", ":  # a bare challenge followed by another
+            pos += 2
+            continue
+        assert value[pos] == " " and value[pos + 1 : pos + 2] != " ", repr(value)
+        pos += 1
+        while True:
+            m = _TOKEN.match(value, pos)
+            assert m is not None, f"auth-param name expected at {pos} in {value!r}"
+            name = m.group(0).lower()
+            pos = m.end()
+            assert value[pos : pos + 1] == "=", f"'=' expected at {pos} in {value!r}"
+            q = _QUOTED.match(value, pos + 1)
+            assert q is not None, f"quoted-string expected at {pos + 1} in {value!r}"
+            assert name not in params, f"duplicate auth-param {name!r} in {value!r}"
+            assert name in _ALLOWED_PARAMS, f"unexpected auth-param {name!r}"
+            params[name] = re.sub(r"\\(.)", r"\1", q.group(1))
+            pos = q.end()
+            if pos == len(value):
+                return out
+            assert value[pos : pos + 2] == ", ", f"', ' expected at {pos} in {value!r}"
+            pos += 2
+            nxt = _TOKEN.match(value, pos)
+            if nxt is not None and value[nxt.end() : nxt.end() + 1] != "=":
+                break  # a new challenge starts here
+
+
+def parse_challenge(value: str) -> dict[str, str]:
+    """The Bearer challenge's params; any DPoP challenge beside it must be the bare offer."""
+    challenges = parse_challenges(value)
+    assert next(iter(challenges)) == "Bearer", repr(value)
+    dpop = challenges.get("DPoP")
+    if dpop is not None:
+        assert dpop == {"algs": DPOP_ALGS}, repr(value)
+    assert set(challenges) <= {"Bearer", "DPoP"}, repr(value)
+    return challenges["Bearer"]
 
 
 def check_refusal(
@@ -69,18 +98,19 @@ def check_refusal(
         assert _TOKEN.fullmatch(name), name
         assert value.isascii() and not set(value) & {"\r", "\n", "\x00"}, (name, value)
     body = json.loads(err.body())
-    assert set(body) == {"error", "error_description", "reason"}, body
+    # Issue #13.6: no "error" member (rather than null) when there is no error code.
+    expected_keys = {"error_description", "reason"} | ({"error"} if err.error else set())
+    assert set(body) == expected_keys, body
     assert body["reason"] == err.reason
     assert body["error_description"] == DESCRIPTIONS[err.reason]
     if err.status_code == 503:
         assert "WWW-Authenticate" not in headers
-        assert body["error"] is None
         return {}
     params = parse_challenge(headers["WWW-Authenticate"])
     assert params["realm"] == realm
     if err.error is None:
         assert params == {"realm": realm}, params
-        assert err.status_code == 401 and body["error"] is None
+        assert err.status_code == 401 and "error" not in body
         return params
     assert body["error"] == err.error == params["error"]
     assert params["error_description"] == body["error_description"]
@@ -137,11 +167,11 @@ def check_http_refusal(
     assert h["cache-control"] == "no-store"
     assert h["content-length"] == str(len(content))
     doc = json.loads(content)
-    assert set(doc) == {"error", "error_description", "reason"}, doc
+    assert set(doc) - {"error"} == {"error_description", "reason"}, doc
     assert doc["error_description"] == DESCRIPTIONS[doc["reason"]]
     params = parse_challenge(h["www-authenticate"])
     assert params["realm"] == REALM
-    if status == 401 and doc["error"] is None:
+    if status == 401 and "error" not in doc:
         assert params == {"realm": REALM} and doc["reason"] == "missing_token"
     else:
         expected = {400: "invalid_request", 401: "invalid_token"}[status]

@@ -85,7 +85,6 @@ def assert_503(err: BearerError, retry_after: int) -> None:
         "Retry-After": str(retry_after),
     }
     assert json.loads(err.body()) == {
-        "error": None,
         "error_description": "The signing keys cannot be retrieved right now",
         "reason": "keys_unavailable",
     }

@@ -19,8 +19,8 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from bearerguard import Requirements, Verifier
-from bearerguard.middleware._common import route_path
 from bearerguard.middleware.asgi import BearerAuthASGIMiddleware, Receive, Scope, Send
+from bearerguard.paths import route_path
 from bearerguard.testing import Issuer
 from tests.contract.servers import Server, running
 from tests.contract.servers import request as fetch

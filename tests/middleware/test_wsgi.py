@@ -25,12 +25,12 @@ from bearerguard.middleware.wsgi import (
 from bearerguard.testing import Issuer
 from tests.contract.servers import request as fetch
 from tests.contract.servers import serve_app
-from tests.expect import challenge
+from tests.expect import DPOP_CHALLENGE, challenge
 from tests.expect import check_raw as refused
 
 AUD = "https://api.example.com"
 ROOT = Path(__file__).resolve().parents[2]
-MISSING = ('Bearer realm="api"', None, "missing_token")
+MISSING = (challenge(), None, "missing_token")
 
 
 def echo(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -102,10 +102,8 @@ def test_settings_as_keywords(issuer: Issuer) -> None:
     assert mw.verifier.settings.realm == "messages"
     status, headers, out, _ = call(mw)
     assert status == "401 Unauthorized"
-    assert ("WWW-Authenticate", 'Bearer realm="messages"') in headers
-    assert out == (
-        b'{"error":null,"error_description":"Authentication required","reason":"missing_token"}'
-    )
+    assert ("WWW-Authenticate", f'Bearer realm="messages", {DPOP_CHALLENGE}') in headers
+    assert out == (b'{"error_description":"Authentication required","reason":"missing_token"}')
 
 
 @pytest.mark.parametrize(
@@ -366,7 +364,9 @@ def test_head_refusal_has_no_body(verifier: Verifier) -> None:
         BearerAuthWSGIMiddleware(echo, verifier=verifier), REQUEST_METHOD="HEAD"
     )
     assert status == "401 Unauthorized"
-    assert dict(headers)["Content-Length"] == "85"
+    assert (
+        dict(headers)["Content-Length"] == "72"
+    )  # len(b'{"error_description":"Authentication required","reason":"missing_token"}')
     assert data == b""
 
 
@@ -414,8 +414,17 @@ def test_contract_app_under_gunicorn(issuer: Issuer) -> None:
     }
     with gunicorn("tests.contract.apps.wsgi_app:app", env) as url:
         for method in ("GET", "POST"):
-            resp = fetch(url, method, "/api/public", [("Authorization", "Bearer a b")])
+            resp = fetch(url, method, "/api/public")
             assert (resp[0], json.loads(resp[2])) == (200, {"message": "public"})
+            # A malformed credential is refused wherever it is seen (issue #13.6).
+            bad = fetch(url, method, "/api/public", [("Authorization", "Bearer a b")])
+            refused(
+                bad,
+                400,
+                challenge("invalid_request", "malformed_authorization"),
+                "invalid_request",
+                "malformed_authorization",
+            )
             refused(fetch(url, method, "/api/private"), 401, *MISSING)
         token = issuer.token(claims={"tenant": "acme", "roles": ["writer"]})
         for path in (

@@ -19,6 +19,7 @@ INSTALLED_APPS = [
 
 # No CsrfViewMiddleware: credentials travel in the Authorization header (or an
 # explicit access_token parameter), never in a cookie, so there is no CSRF exposure.
+# (With it, BearerAuthMiddleware exempts requests authenticated by a bearer token alone.)
 MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "bearerguard.adapters.django.middleware.BearerAuthMiddleware",

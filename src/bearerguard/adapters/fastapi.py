@@ -10,6 +10,7 @@ with the body wrapped as ``{"detail": {...}}``.
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Iterable
 
 from fastapi import FastAPI, HTTPException, WebSocketException
@@ -19,17 +20,18 @@ from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
-from bearerguard.errors import BearerError
+from bearerguard.middleware._asgi_cached import FULL_PATH, plain_authorization
 from bearerguard.middleware._common import (
     MAX_FORM_BYTES,
     content_length,
     is_form_request,
     token_params,
 )
-from bearerguard.middleware.asgi import SCOPE_KEY, header_shortcut, header_values
+from bearerguard.middleware.asgi import SCOPE_KEY, header_values, request_url
+from bearerguard.pipeline import Decision
 from bearerguard.requirements import ClaimCheck, Requirements
 from bearerguard.tokens import AccessToken
-from bearerguard.verifier import Verifier, error_response
+from bearerguard.verifier import Verifier
 
 __all__ = ["BearerHTTPException", "BearerToken", "bearer_error_handler", "install_error_handler"]
 
@@ -51,19 +53,27 @@ _WS_POLICY_VIOLATION = 1008
 
 
 class BearerHTTPException(HTTPException):
-    """An ``HTTPException`` carrying the :class:`~bearerguard.BearerError` (``.error``)."""
+    """An ``HTTPException`` carrying a refusal: ``.error`` and the rendered ``.response``.
 
-    def __init__(self, error: BearerError) -> None:
-        headers = {k: v for k, v in error.headers().items() if k != "Content-Type"}
-        super().__init__(error.status_code, detail=error.body_dict(), headers=headers)
-        self.error = error
+    Its status, headers and ``detail`` (the JSON body as a dict) are those of the
+    rendered response, so FastAPI's own handler sends the right status and challenge.
+    """
+
+    def __init__(self, decision: Decision) -> None:
+        status, headers, body = self.response = decision.response()
+        super().__init__(
+            status,
+            detail=json.loads(body),
+            headers={k: v for k, v in headers if k.lower() != "content-type"},
+        )
+        self.error = decision.error
 
 
 async def bearer_error_handler(request: Request, exc: Exception) -> Response:
-    """Render a :class:`BearerHTTPException` exactly as the core builds it."""
+    """Render a :class:`BearerHTTPException` exactly as the core built it."""
     if not isinstance(exc, BearerHTTPException):  # pragma: no cover - registered for it only
         raise exc
-    status, headers, body = error_response(exc.error)
+    status, headers, body = exc.response
     return Response(body, status_code=status, headers=dict(headers))
 
 
@@ -77,11 +87,19 @@ class BearerToken(SecurityBase):
 
     Example::
 
-        app = FastAPI(); install_error_handler(app)
+        app = FastAPI(dependencies=[Security(BearerToken(verifier, optional=True))])
+        install_error_handler(app)
         bearer = BearerToken(Verifier(Settings.from_env()))
         @app.get("/messages")
         async def messages(token: AccessToken = Security(bearer, scopes=["read:messages"])):
             return {"sub": token.subject}
+
+    Optional authentication follows bearerguard's one rule: a token that is sent is
+    checked and a bad one refused (400/401/503), never dropped to anonymous; only a
+    request *without* credentials passes where no token is required. bearerguard sees
+    only the routes using this dependency, so add it at app level with
+    ``optional=True`` (as above) to have a sent token checked on every route, the
+    public ones included; routes needing a token add their own ``BearerToken``.
 
     Args:
         verifier: the :class:`~bearerguard.Verifier`.
@@ -114,13 +132,27 @@ class BearerToken(SecurityBase):
         self.scopes = tuple(scopes)
         self.any_scopes = tuple(any_scopes)
         self.claims = tuple(claims)
-        self.requirements = Requirements(self.scopes, self.any_scopes, self.claims)
-        self._combined: dict[tuple[str, ...], Requirements] = {}
+        self.requirements: Requirements | None = None
+        if self.scopes or self.any_scopes or self.claims:
+            self.requirements = Requirements(self.scopes, self.any_scopes, self.claims)
+        self._combined: dict[tuple[str, ...], Requirements | None] = {}
         self.optional = optional
         self.max_form_bytes = max_form_bytes
         self.model = HTTPBearerModel(bearerFormat="JWT", description=description)
         self.scheme_name = scheme_name or type(self).__name__
         self.__signature__ = _CALL_SIGNATURE
+
+    def _requirements(self, extra: list[str]) -> Requirements | None:
+        if not extra:
+            return self.requirements
+        # Scopes declared in code (Security(..., scopes=...)): a handful per app.
+        key = tuple(extra)
+        combined = self._combined.get(key)
+        if combined is None:
+            combined = self._combined[key] = Requirements.all_of(
+                self.requirements, Requirements(scopes=key)
+            )
+        return combined
 
     async def _form(self, request: Request) -> list[str] | None:
         # RFC 6750 §2.2. Read only a declared, bounded body: Starlette caches it
@@ -130,51 +162,48 @@ class BearerToken(SecurityBase):
             return None
         return token_params(await request.body())
 
-    async def _authenticate(self, conn: HTTPConnection) -> AccessToken | None:
-        verifier = self.verifier
-        locations = verifier.token_locations
-        query = conn.query_params.getlist("access_token") if "query" in locations else None
+    async def _decide(
+        self, conn: HTTPConnection, requirements: Requirements | None, required: bool
+    ) -> Decision:
+        scope = conn.scope
+        qs = scope.get("query_string", b"")
         form = None
         if (
-            "form" in locations
+            "form" in self.verifier.token_locations
             and isinstance(conn, Request)
             and is_form_request(conn.method, conn.headers.get("content-type"))
         ):
             form = await self._form(conn)
-        return await verifier.authenticate_async(
-            header_values(conn.scope, b"authorization"), query=query, form=form
+        return await self.verifier.decide_async(
+            header_values(scope, b"authorization"),
+            method=scope.get("method", "GET"),
+            url=lambda: request_url(scope),
+            dpop=header_values(scope, b"dpop"),
+            query=token_params(qs) if b"access_token" in qs else None,
+            form=form,
+            requirements=requirements,
+            required=required,
         )
 
     async def __call__(
         self, conn: HTTPConnection, security_scopes: SecurityScopes
     ) -> AccessToken | None:
-        verifier = self.verifier
-        try:
-            if verifier._header_only:  # the default: one look at the header
-                token, new, values = header_shortcut(verifier, conn.scope)
-                if token is None and values:
-                    token = await verifier._settle_async(new, values)
-            else:
-                token = await self._authenticate(conn)
-            if token is None:
-                if self.optional:
-                    return None
-                raise verifier.missing()  # RFC 6750 §3.1: bare challenge
-            requirements = self.requirements
-            if security_scopes.scopes:
-                # Scopes declared in code (Security(..., scopes=...)): a handful per app.
-                extra = tuple(security_scopes.scopes)
-                combined = self._combined.get(extra)
-                if combined is None:
-                    combined = Requirements((*self.scopes, *extra), self.any_scopes, self.claims)
-                    self._combined[extra] = combined
-                requirements = combined
-            verifier.authorize(token, requirements)
-        except BearerError as err:
+        requirements = self._requirements(security_scopes.scopes)
+        required = not self.optional
+        authorization = plain_authorization(self.verifier, conn.scope)
+        if authorization is not FULL_PATH:  # the usual request, in one look
+            decision = await self.verifier.decide_async(
+                authorization, requirements=requirements, required=required
+            )
+        else:
+            decision = await self._decide(conn, requirements, required)
+        if decision.error is not None:
             if conn.scope["type"] == "websocket":
-                raise WebSocketException(_WS_POLICY_VIOLATION, err.reason) from None
-            raise BearerHTTPException(err) from None
-        conn.scope[SCOPE_KEY] = token
+                raise WebSocketException(_WS_POLICY_VIOLATION, decision.error.reason)
+            raise BearerHTTPException(decision)
+        token = decision.token
+        if token is not None:
+            conn.scope[SCOPE_KEY] = token
         return token
 
     def __repr__(self) -> str:

@@ -1,4 +1,13 @@
-"""Flask integration: the ``BearerAuth`` extension, its decorators and ``current_token``."""
+"""Flask integration: the ``BearerAuth`` extension, its decorators and ``current_token``.
+
+The one rule for optional authentication (issue #13.6): ``BearerAuth(app)`` checks a token
+that is sent before every request of the app, except paths under
+``BEARERGUARD_EXEMPT_PATHS``, and refuses a bad one; requests without credentials go on
+unless the path is under ``BEARERGUARD_PROTECTED_PATHS``. ``@auth.require``,
+``@auth.optional`` and ``protect()`` reuse that decision. Only public Flask API is used.
+The module passes the ~200-line guide by its typed overloads and docstrings, not by policy:
+every decision is the core's (:func:`bearerguard.middleware.wsgi.decide_environ`).
+"""
 
 from __future__ import annotations
 
@@ -7,40 +16,35 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
-from flask import Response, current_app, request
-from flask.globals import _cv_request
+from flask import Response, after_this_request, current_app, has_request_context, request
 from werkzeug.local import LocalProxy
 
-from bearerguard.errors import BearerError
-from bearerguard.extract import FORM, HEADER, QUERY
-from bearerguard.middleware._common import is_form_request
-from bearerguard.middleware.wsgi import authorization_values
+from bearerguard.errors import BearerError, MissingToken
+from bearerguard.middleware.wsgi import decide_environ
+from bearerguard.paths import PathRules
+from bearerguard.pipeline import Decision
 from bearerguard.requirements import ClaimCheck, Requirements
 from bearerguard.settings import Settings
 from bearerguard.tokens import AccessToken
-from bearerguard.verifier import Verifier, error_response
+from bearerguard.verifier import Verifier
 
 if TYPE_CHECKING:
     from flask import Blueprint, Flask
-    from flask.ctx import RequestContext
 
 __all__ = ["BearerAuth", "current_token", "get_token"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+Rendered = tuple[int, list[tuple[str, str]], bytes]
 _KEY = "bearerguard"
+_PATHS_KEY = "bearerguard.paths"
 # The verified token lives in the request's WSGI environ: it is per request by
 # construction (g may outlive a request when an app context spans several).
 _ENVIRON_KEY = "bearerguard.flask.access_token"
+_DECIDED_KEY = "bearerguard.flask.decided"
 _NOT_INITIALISED = (
     "bearerguard: BearerAuth is not initialised on this app; "
     "call BearerAuth(app) or auth.init_app(app) first"
 )
-
-
-def _request_ctx() -> RequestContext | None:
-    # The request context itself: one context-variable read, where each attribute read
-    # through the request/current_app proxies costs about as much as the whole lookup.
-    return _cv_request.get(None)
 
 
 def _verifier(app: Flask | None = None) -> Verifier:
@@ -49,7 +53,7 @@ def _verifier(app: Flask | None = None) -> Verifier:
     except RuntimeError:  # the proxy has no app context to resolve to
         raise RuntimeError("bearerguard: used outside a Flask application context") from None
     verifier = extensions.get(_KEY)
-    if type(verifier) is not Verifier and not isinstance(verifier, Verifier):
+    if not isinstance(verifier, Verifier):
         raise RuntimeError(_NOT_INITIALISED)
     return verifier
 
@@ -59,9 +63,8 @@ def get_token() -> AccessToken | None:
 
     Raises ``RuntimeError`` outside an app context or when the extension is not initialised.
     """
-    ctx = _request_ctx()
-    if ctx is not None:
-        token: AccessToken | None = ctx.request.environ.get(_ENVIRON_KEY)
+    if has_request_context():
+        token: AccessToken | None = request.environ.get(_ENVIRON_KEY)
         if token is not None:
             return token
     _verifier()  # outside an app context, or not initialised: RuntimeError
@@ -73,51 +76,75 @@ def get_token() -> AccessToken | None:
 current_token: AccessToken = LocalProxy(get_token)  # type: ignore[assignment]
 
 
-def _render(err: BearerError) -> Response:
+def _response(rendered: Rendered) -> Response:
     # Returned, never raised or abort()ed: app error handlers cannot alter it.
-    status, headers, body = error_response(err)
+    status, headers, body = rendered
     return Response(body, status=status, headers=headers)
 
 
-def _credentials(verifier: Verifier, environ: dict[str, Any]) -> AccessToken | None:
-    # WSGI servers join repeated Authorization lines with ","; split them back.
-    header = authorization_values(environ.get("HTTP_AUTHORIZATION"))
-    locations = verifier.token_locations
-    if locations == (HEADER,):
-        return verifier.authenticate(header)
-    req = request._get_current_object()  # type: ignore[attr-defined]
-    query = req.args.getlist("access_token") if QUERY in locations else None
-    form = None
-    # RFC 6750 §2.2: a form-encoded body only, never with GET.
-    if FORM in locations and is_form_request(req.method, req.content_type):
-        form = req.form.getlist("access_token")
-    return verifier.authenticate(header, query=query, form=form)
+def _automatic_options() -> bool:
+    """An ``OPTIONS`` request Flask answers itself, without the view (e.g. CORS preflight)."""
+    rule = request.url_rule
+    return (
+        request.method == "OPTIONS"
+        and rule is not None
+        and bool(getattr(rule, "provide_automatic_options", False))
+    )
+
+
+def _decide(
+    verifier: Verifier, required: bool, requirements: Requirements | None
+) -> Response | None:
+    """Ask the core about the current request; remember an acceptance for the request."""
+    environ = request.environ
+    decision = decide_environ(verifier, environ, requirements=requirements, required=required)
+    if decision.error is not None:
+        return _response(decision.response())
+    _accept(environ, decision)
+    return None
+
+
+def _accept(environ: dict[str, Any], decision: Decision) -> None:
+    environ[_ENVIRON_KEY] = decision.token
+    environ[_DECIDED_KEY] = True
+    if decision.headers:
+        extra = decision.headers
+
+        @after_this_request
+        def add_headers(response: Response) -> Response:
+            response.headers.extend(extra)
+            return response
+
+
+def _check_sent_token() -> Response | None:
+    """App-wide ``before_request``: a sent token is checked on every non-exempt path."""
+    app = current_app
+    verifier = _verifier(app)
+    rules: PathRules = app.extensions[_PATHS_KEY]
+    protected, exempt, requirements = rules.match(request.path)
+    if exempt or _DECIDED_KEY in request.environ:
+        return None  # exempt paths are passed on untouched
+    return _decide(verifier, protected and not _automatic_options(), requirements)
 
 
 def _authenticate(required: bool, requirements: Requirements | None) -> Response | None:
     """Authenticate the current request; a refusal response, or ``None`` to go on."""
-    ctx = _request_ctx()
-    if ctx is None:  # a view called outside a request
+    if not has_request_context():  # a view called outside a request
         raise RuntimeError("bearerguard: used outside a Flask request")
-    verifier = _verifier(ctx.app)
-    environ = ctx.request.environ
+    verifier = _verifier()
+    environ = request.environ
+    if _DECIDED_KEY not in environ:  # an exempt path: the hook left it to us
+        return _decide(verifier, required, requirements)
+    # Already decided for this request (before_request): reuse the verified token.
+    token: AccessToken | None = environ.get(_ENVIRON_KEY)
+    if token is None:
+        # RFC 6750 §3.1: no credentials, bare challenge.
+        return _response(verifier.render(MissingToken())) if required else None
     try:
-        # Already verified for this request (by protect() before the view)?
-        token = environ.get(_ENVIRON_KEY)
-        if token is None:
-            value = environ.get("HTTP_AUTHORIZATION")
-            if value is not None and "," not in value and verifier._header_only:
-                token = verifier.authenticate(value)  # the usual request, inline
-            else:
-                token = _credentials(verifier, environ)
-        if token is None:
-            if required:
-                raise verifier.missing()  # RFC 6750 §3.1: bare challenge
-        else:
-            verifier.authorize(token, requirements)
-    except BearerError as err:
-        return _render(err)
-    environ[_ENVIRON_KEY] = token
+        if requirements is not None:
+            requirements.check(token)
+    except BearerError as err:  # InsufficientScope: 403
+        return _response(verifier.render(err, requirements))
     return None
 
 
@@ -150,10 +177,12 @@ class BearerAuth:
         @auth.require(scopes=["read:messages"])
         def messages(): return {"sub": current_token.subject}
 
-    Settings come from ``app.config`` (``BEARERGUARD_ISSUER``, ``BEARERGUARD_AUDIENCE``, …;
-    ``BEARERGUARD_TOKEN_CACHE_SIZE``) unless a ready ``verifier`` is given; the app's
-    verifier lives in ``app.extensions["bearerguard"]``. Refusals are returned as
-    responses, so the app's error handlers never see or change them.
+    Settings come from ``app.config`` (``BEARERGUARD_ISSUER``, ``BEARERGUARD_AUDIENCE``, …)
+    unless a ready ``verifier`` is given; the app's verifier lives in
+    ``app.extensions["bearerguard"]``. Every request of the app except those under
+    ``BEARERGUARD_EXEMPT_PATHS`` has a token that is sent checked (a bad one refused);
+    ``BEARERGUARD_PROTECTED_PATHS`` need one. Refusals are returned as responses, so the
+    app's error handlers never see or change them.
     """
 
     def __init__(self, app: Flask | None = None, *, verifier: Verifier | None = None) -> None:
@@ -163,15 +192,14 @@ class BearerAuth:
 
     def init_app(self, app: Flask) -> None:
         """Build the app's verifier from ``app.config``; raises ``ValueError`` for bad settings."""
-        verifier = self._verifier
-        if verifier is None:
-            cache_size = app.config.get("BEARERGUARD_TOKEN_CACHE_SIZE", 1024)
-            try:
-                cache_size = int(cache_size)
-            except (TypeError, ValueError):
-                raise ValueError("BEARERGUARD_TOKEN_CACHE_SIZE must be an integer") from None
-            verifier = Verifier(Settings.from_mapping(app.config), token_cache_size=cache_size)
+        verifier = self._verifier or Verifier(Settings.from_mapping(app.config))
+        s = verifier.settings
+        rules = PathRules(protect=s.protected_paths or (), exempt=s.exempt_paths)
+        first = _KEY not in app.extensions
         app.extensions[_KEY] = verifier
+        app.extensions[_PATHS_KEY] = rules
+        if first:
+            app.before_request(_check_sent_token)
 
     def verifier(self) -> Verifier:
         """The current app's :class:`~bearerguard.Verifier`."""
@@ -204,7 +232,7 @@ class BearerAuth:
         :class:`~bearerguard.ClaimEquals`. No token: 401; bad token: 401 or 400;
         unmet requirement: 403. ``@auth.require`` without parentheses works too.
         """
-        requirements = Requirements(scopes, any_scopes, claims)
+        requirements = Requirements(scopes, any_scopes, claims) or None
         if view is not None:
             return _guard(view, True, requirements)
         return lambda v: _guard(v, True, requirements)
@@ -224,17 +252,13 @@ class BearerAuth:
         """Require a valid token (and these requirements) for every view of *blueprint*.
 
         Call it before the blueprint is registered. Automatic ``OPTIONS`` answers
-        (CORS preflight) are left alone, as Flask answers them without the view.
+        (CORS preflight) are left alone, as Flask answers them without the view; a
+        view registered with ``methods=["OPTIONS"]`` is protected like any other.
         """
-        requirements = Requirements(scopes, any_scopes, claims)
+        requirements = Requirements(scopes, any_scopes, claims) or None
 
         def check_token() -> Response | None:
-            rule = request.url_rule
-            if (
-                request.method == "OPTIONS"
-                and rule is not None
-                and getattr(rule, "provide_automatic_options", False)
-            ):
+            if _automatic_options():
                 return None
             return _authenticate(True, requirements)
 

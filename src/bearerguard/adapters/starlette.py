@@ -1,8 +1,10 @@
-"""Starlette adapter: an authentication backend, its error renderer and endpoint decorators.
+"""Starlette adapter: an authentication middleware, a backend and endpoint decorators.
 
 Authentication (verify a token when one is sent, refuse it when invalid) is the
 middleware's job; authorization (``require_scopes``, ``require_claim`` or
-Starlette's own ``@requires``) is the endpoint's.
+Starlette's own ``@requires``) is the endpoint's. Over the adapter size guide because it
+serves two wirings (its own pure ASGI middleware, and a backend for Starlette's
+``AuthenticationMiddleware``) and sync, async and WebSocket endpoints; it holds no policy.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from starlette.authentication import (
     AuthCredentials,
@@ -20,25 +22,25 @@ from starlette.authentication import (
     UnauthenticatedUser,
 )
 from starlette.middleware import Middleware
-from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from bearerguard.errors import BearerError, MissingToken
-from bearerguard.extract import HEADER
-from bearerguard.middleware._common import MAX_FORM_BYTES, is_form_request
+from bearerguard.middleware._asgi_cached import FULL_PATH, plain_authorization
+from bearerguard.middleware._common import MAX_FORM_BYTES, token_params
 from bearerguard.middleware.asgi import (
     SCOPE_KEY,
-    authenticate_scope,
-    buffer_form,
-    header_shortcut,
+    decide_scope,
+    header_values,
+    request_url,
     send_refusal,
 )
-from bearerguard.requirements import ClaimEquals, ClaimIncludes, Requirements
+from bearerguard.pipeline import Decision
+from bearerguard.requirements import Requirements
 from bearerguard.tokens import AccessToken
-from bearerguard.verifier import Verifier, error_response
+from bearerguard.verifier import Verifier
 
 __all__ = [
     "BearerAuthBackend",
@@ -53,9 +55,8 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+Rendered = tuple[int, list[tuple[str, str]], bytes]
 _VERIFIER_KEY = "bearerguard.verifier"
-_FORM_KEY = "bearerguard.form"
-_UNSET: Any = object()
 
 
 class TokenUser(BaseUser):
@@ -98,26 +99,25 @@ class TokenCredentials(AuthCredentials):
 
 
 class BearerAuthenticationError(AuthenticationError):
-    """An ``AuthenticationError`` carrying the :class:`~bearerguard.BearerError` (``.error``)."""
+    """An ``AuthenticationError`` carrying the refusal: ``.error`` and ``.response``."""
 
-    def __init__(self, error: BearerError) -> None:
+    def __init__(self, error: BearerError, response: Rendered) -> None:
         super().__init__(str(error))
-        self.error = error
+        self.error, self.response = error, response
 
 
 class BearerAuthBackend(AuthenticationBackend):
-    """Authenticate bearer tokens for Starlette's ``AuthenticationMiddleware``.
+    """Authenticate bearer tokens for Starlette's own ``AuthenticationMiddleware``.
 
     Example::
 
-        verifier = Verifier(Settings.from_env())
-        app = Starlette(routes=routes, middleware=[bearer_auth_middleware(verifier)])
-        # or: Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(verifier),
-        #                on_error=on_auth_error)
+        Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(verifier),
+                   on_error=on_auth_error)
 
-    No credentials leave the request anonymous; an invalid token raises
-    :class:`BearerAuthenticationError` (render it with :func:`on_auth_error`).
-    Form-body tokens are seen only under :class:`BearerAuthenticationMiddleware`.
+    :func:`bearer_auth_middleware` is faster and also reads form-body tokens and
+    answers WebSocket refusals; this backend is for apps that wire Starlette's
+    middleware themselves. No credentials leave the request anonymous; an invalid
+    token raises :class:`BearerAuthenticationError` (render it with :func:`on_auth_error`).
     """
 
     def __init__(self, verifier: Verifier) -> None:
@@ -125,27 +125,27 @@ class BearerAuthBackend(AuthenticationBackend):
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[TokenCredentials, TokenUser] | None:
         """Return credentials and user, ``None`` without a token; raise on a bad one."""
-        conn.scope[_VERIFIER_KEY] = self.verifier  # for require_scopes / require_claim
-        verifier = self.verifier
-        query = (
-            conn.query_params.getlist("access_token")
-            if "query" in verifier.token_locations
-            else None
+        scope, verifier = conn.scope, self.verifier
+        scope[_VERIFIER_KEY] = verifier  # for require_scopes / require_claim
+        qs = scope.get("query_string", b"")
+        decision = await verifier.decide_async(
+            header_values(scope, b"authorization"),
+            method=scope.get("method", "GET"),
+            url=lambda: request_url(scope),
+            dpop=header_values(scope, b"dpop"),
+            query=token_params(qs) if b"access_token" in qs else None,
         )
-        try:
-            token = await verifier.authenticate_async(
-                conn.headers.getlist("authorization"), query=query, form=conn.scope.get(_FORM_KEY)
-            )
-        except BearerError as err:
-            raise BearerAuthenticationError(err) from None
+        if decision.error is not None:
+            raise BearerAuthenticationError(decision.error, decision.response())
+        token = decision.token
         if token is None:
             return None
-        conn.scope[SCOPE_KEY] = token
+        scope[SCOPE_KEY] = token
         return TokenCredentials(token), TokenUser(token)
 
 
-def _render(err: BearerError) -> Response:
-    status, headers, body = error_response(err)
+def _render(response: Rendered) -> Response:
+    status, headers, body = response
     return Response(body, status_code=status, headers=dict(headers))
 
 
@@ -155,89 +155,74 @@ def on_auth_error(conn: HTTPConnection, exc: Exception) -> Response:
     An error from another backend answers 401 with a bare challenge.
     """
     if isinstance(exc, BearerAuthenticationError):
-        return _render(exc.error)
+        return _render(exc.response)
     verifier = conn.scope.get(_VERIFIER_KEY)
-    return _render(verifier.missing() if isinstance(verifier, Verifier) else MissingToken())
+    if isinstance(verifier, Verifier):
+        return _render(verifier.render(MissingToken()))
+    return _render(Decision(error=MissingToken()).response())
 
 
-class BearerAuthenticationMiddleware(AuthenticationMiddleware):
-    """``AuthenticationMiddleware`` that also reads form-body tokens and refuses WebSockets well.
+class BearerAuthenticationMiddleware:
+    """Pure ASGI authentication middleware: ``request.user`` / ``request.auth`` for bearer tokens.
 
-    A form-urlencoded body (RFC 6750 §2.2, when ``form`` is a token location)
-    is buffered up to *max_form_bytes* and replayed to the app. A WebSocket
-    handshake with a bad token gets the refusal as a denial response when the
-    server supports it, else it is closed before being accepted (HTTP 403).
+    A request without credentials goes on anonymous; a sent token is checked on every
+    route and a bad one refused (RFC 6750 §3). A cached token is settled in one look at
+    the raw headers and one cache lookup, without suspending. Sets ``scope["user"]``
+    (:class:`TokenUser` or ``UnauthenticatedUser``) and ``scope["auth"]``
+    (:class:`TokenCredentials`) as Starlette's ``AuthenticationMiddleware`` does, so
+    ``@requires`` works. Form-body tokens (RFC 6750 §2.2, when ``form`` is a token
+    location) are read up to *max_form_bytes* and replayed to the app. A refused WebSocket
+    handshake gets a denial response where the server supports it, else it is closed
+    before being accepted (HTTP 403).
     """
 
     def __init__(
-        self,
-        app: ASGIApp,
-        backend: AuthenticationBackend,
-        on_error: Callable[[HTTPConnection, AuthenticationError], Response] | None = None,
-        max_form_bytes: int = MAX_FORM_BYTES,
+        self, app: ASGIApp, verifier: Verifier, *, max_form_bytes: int = MAX_FORM_BYTES
     ) -> None:
-        super().__init__(app, backend, on_error if on_error is not None else on_auth_error)
-        self.max_form_bytes = max_form_bytes
-        # Our own backend (authenticate not overridden) is read straight from the
-        # scope, without building a connection and its header mapping per request.
-        self._own: BearerAuthBackend | None = None
-        self._header_only = False
-        if type(backend).authenticate is BearerAuthBackend.authenticate:
-            self._own = cast(BearerAuthBackend, backend)
-            self._header_only = self._own.verifier.token_locations == (HEADER,)
+        self.app, self.verifier, self.max_form_bytes = app, verifier, max_form_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
-        result: tuple[AuthCredentials, BaseUser] | None
-        own = self._own
-        try:
-            if own is not None:  # our backend's work, read straight from the scope
-                verifier = own.verifier
-                scope[_VERIFIER_KEY] = verifier
-                try:
-                    if self._header_only:  # one look at the header serves the usual requests
-                        token, new, values = header_shortcut(verifier, scope)
-                        if token is None and values:  # no await for a hit or without a token
-                            token = await verifier._settle_async(new, values)
-                    else:
-                        token, receive = await authenticate_scope(
-                            verifier, scope, receive, self.max_form_bytes
-                        )
-                except BearerError as err:
-                    raise BearerAuthenticationError(err) from None
-                result = None
-                if token is not None:
-                    scope[SCOPE_KEY] = token
-                    result = TokenCredentials(token), TokenUser(token)
-            else:
-                conn, backend = HTTPConnection(scope), self.backend
-                if (
-                    kind == "http"
-                    and isinstance(backend, BearerAuthBackend)
-                    and "form" in backend.verifier.token_locations
-                    and is_form_request(scope["method"], conn.headers.get("content-type"))
-                ):
-                    scope[_FORM_KEY], receive = await buffer_form(receive, self.max_form_bytes)
-                result = await backend.authenticate(conn)
-        except AuthenticationError as exc:
-            if kind == "websocket":
-                error = exc.error if isinstance(exc, BearerAuthenticationError) else MissingToken()
-                await send_refusal(scope, receive, send, error)
-            else:
-                await self.on_error(HTTPConnection(scope), exc)(scope, receive, send)
+        verifier = self.verifier
+        scope[_VERIFIER_KEY] = verifier
+        authorization = plain_authorization(verifier, scope)  # the usual request, in one look
+        if authorization is not FULL_PATH:
+            decision = await verifier.decide_async(authorization)
+        else:
+            decision, receive = await decide_scope(
+                verifier, scope, receive, max_form_bytes=self.max_form_bytes
+            )
+        token = decision.token
+        if token is not None:
+            scope[SCOPE_KEY] = token
+            scope["auth"], scope["user"] = TokenCredentials(token), TokenUser(token)
+        elif decision.error is not None:
+            await send_refusal(scope, receive, send, decision.response())
             return
-        scope["auth"], scope["user"] = result or (AuthCredentials(), UnauthenticatedUser())
+        else:
+            scope["auth"], scope["user"] = AuthCredentials(), UnauthenticatedUser()
+        if decision.headers:
+            send = _adding(send, decision.headers)
         await self.app(scope, receive, send)
 
 
+def _adding(send: Send, headers: tuple[tuple[str, str], ...]) -> Send:
+    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+
+    async def wrapped(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), *raw]}
+        await send(message)
+
+    return wrapped
+
+
 def bearer_auth_middleware(verifier: Verifier, **options: Any) -> Middleware:
-    """``Middleware(BearerAuthenticationMiddleware, backend=BearerAuthBackend(verifier), ...)``."""
-    return Middleware(
-        BearerAuthenticationMiddleware, backend=BearerAuthBackend(verifier), **options
-    )
+    """``Middleware(BearerAuthenticationMiddleware, verifier=verifier, **options)``."""
+    return Middleware(BearerAuthenticationMiddleware, verifier=verifier, **options)
 
 
 def _connection(args: Sequence[Any], kwargs: dict[str, Any]) -> HTTPConnection:
@@ -249,21 +234,20 @@ def _connection(args: Sequence[Any], kwargs: dict[str, Any]) -> HTTPConnection:
     raise TypeError("the endpoint receives no Request or WebSocket")
 
 
-def _refusal(conn: HTTPConnection, requirements: Requirements) -> BearerError | None:
-    scope = conn.scope
-    verifier = scope.get(_VERIFIER_KEY)
-    if type(verifier) is not Verifier and not isinstance(verifier, Verifier):
+def _refusal(conn: HTTPConnection, requirements: Requirements) -> Rendered | None:
+    verifier = conn.scope.get(_VERIFIER_KEY)
+    if not isinstance(verifier, Verifier):
         raise RuntimeError(
             "BearerAuthBackend must be installed (bearer_auth_middleware(verifier)) "
             "to use require_scopes/require_claim"
         )
-    token = scope.get(SCOPE_KEY)
-    if type(token) is not AccessToken and not isinstance(token, AccessToken):
-        return verifier.missing()  # RFC 6750 §3.1: bare challenge
+    token = conn.scope.get(SCOPE_KEY)
+    if not isinstance(token, AccessToken):
+        return verifier.render(MissingToken())  # RFC 6750 §3.1: bare challenge
     try:
-        verifier.authorize(token, requirements)
+        requirements.check(token)
     except BearerError as err:
-        return err
+        return verifier.render(err, requirements)
     return None
 
 
@@ -273,8 +257,8 @@ def _guard(requirements: Requirements) -> Callable[[F], F]:
             # Starlette runs a sync endpoint in a thread; the check itself does no I/O.
             @functools.wraps(func)
             def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
-                err = _refusal(_connection(args, kwargs), requirements)
-                return _render(err) if err is not None else func(*args, **kwargs)
+                refusal = _refusal(_connection(args, kwargs), requirements)
+                return _render(refusal) if refusal is not None else func(*args, **kwargs)
 
             return sync_wrapper  # type: ignore[return-value]
 
@@ -292,13 +276,13 @@ def _guard(requirements: Requirements) -> Callable[[F], F]:
                 ):
                     return await func(*args, **kwargs)
             conn = _connection(args, kwargs)
-            err = _refusal(conn, requirements)
-            if err is None:
+            refusal = _refusal(conn, requirements)
+            if refusal is None:
                 return await func(*args, **kwargs)
             if isinstance(conn, WebSocket):
-                await send_refusal(conn.scope, conn.receive, conn.send, err)
+                await send_refusal(conn.scope, conn.receive, conn.send, refusal)
                 return None
-            return _render(err)
+            return _render(refusal)
 
         return async_wrapper  # type: ignore[return-value]
 
@@ -311,18 +295,15 @@ def require_scopes(*scopes: str, any_of: Sequence[str] = ()) -> Callable[[F], F]
     Works on sync and async endpoints, ``HTTPEndpoint`` methods and WebSocket
     endpoints; ``@require_scopes()`` only needs a valid token. Answers 401 (bare
     challenge) without a token and 403 ``insufficient_scope`` naming the scopes
-    (RFC 6750 §3.1). Raises ``RuntimeError`` when ``BearerAuthBackend`` is not installed.
+    (RFC 6750 §3.1). Raises ``RuntimeError`` when the middleware is not installed.
     """
     return _guard(Requirements(scopes=scopes, any_scopes=any_of))
 
 
-def require_claim(name: str, *, equals: Any = _UNSET, includes: Any = _UNSET) -> Callable[[F], F]:
-    """Endpoint decorator: the claim *name* ``equals`` a value, or ``includes`` one.
+def require_claim(name: str, **check: Any) -> Callable[[F], F]:
+    """Endpoint decorator: the claim *name* ``equals=`` a value, or ``includes=`` one.
 
     Raises ``TypeError`` unless exactly one of ``equals``/``includes`` is given.
     A failed check answers 403 ``insufficient_scope`` (``claim_requirement_failed``).
     """
-    if (equals is _UNSET) == (includes is _UNSET):
-        raise TypeError("require_claim needs exactly one of equals= or includes=")
-    check = ClaimEquals(name, equals) if equals is not _UNSET else ClaimIncludes(name, includes)
-    return _guard(Requirements(claims=[check]))
+    return _guard(Requirements.claim(name, **check))

@@ -1,7 +1,8 @@
 """Framework-free ASGI middleware: bearer-token authentication by path prefix.
 
 Works on the raw ``scope``/``receive``/``send`` of any ASGI 3 app. The helpers
-:func:`buffer_form` and :func:`send_refusal` are shared with the Starlette adapter.
+:func:`read_credentials`, :func:`decide_scope` and :func:`send_refusal` translate an ASGI
+request for the core and its decision back; the Starlette and FastAPI adapters use them.
 """
 
 from __future__ import annotations
@@ -9,20 +10,36 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any
+from urllib.parse import quote
 
-from bearerguard.errors import BearerError
-from bearerguard.extract import HEADER
 from bearerguard.middleware._common import (
     MAX_FORM_BYTES,
-    PathRules,
     is_form_request,
     middleware_setup,
-    route_path,
     token_params,
 )
+from bearerguard.paths import PathRules, route_path
+from bearerguard.pipeline import Decision
 from bearerguard.requirements import Requirements
-from bearerguard.tokens import AccessToken
-from bearerguard.verifier import Verifier, error_response
+from bearerguard.verifier import Verifier
+
+__all__ = [
+    "SCOPE_KEY",
+    "WS_POLICY_VIOLATION",
+    "ASGIApp",
+    "BearerAuthASGIMiddleware",
+    "Message",
+    "Receive",
+    "Scope",
+    "Send",
+    "buffer_form",
+    "decide_scope",
+    "header_values",
+    "read_credentials",
+    "request_url",
+    "send_refusal",
+    "with_headers",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -47,23 +64,53 @@ def header_values(scope: Scope, name: bytes) -> list[str]:
     ]
 
 
-def header_shortcut(
-    verifier: Verifier, scope: Scope
-) -> tuple[AccessToken | None, str | None, list[str]]:
-    """The usual request, when the header is the only token location, settled without parsing.
+def request_url(scope: Scope) -> str:
+    """The request URL as the server reports it (scheme, host, root path, path; no query).
 
-    Returns (the cache hit, the lone bearer token still to verify, and the
-    ``Authorization`` values). Without a hit, ``verifier._settle_async(new, values)``
-    verifies the token or parses the values; no values means no credentials.
+    What a DPoP proof's ``htu`` must name (RFC 9449 §4.3); behind a proxy, the server's
+    own proxy options (uvicorn ``--proxy-headers``) decide the scheme and host.
     """
-    values = []
-    for k, v in scope.get("headers", ()):  # header_values inline: it runs on every request
+    scheme = scope.get("scheme") or ("wss" if scope["type"] == "websocket" else "http")
+    host = next(iter(header_values(scope, b"host")), "")
+    if not host:
+        server = scope.get("server")
+        host = f"{server[0]}:{server[1]}" if server else "localhost"
+    raw = scope.get("raw_path")
+    # raw_path keeps the percent-encoding as sent; path is decoded (quote it back).
+    path = raw.decode("latin-1").split("?", 1)[0] if raw else quote(scope.get("path", "/"))
+    root = scope.get("root_path", "")
+    if root and not (path == root or path.startswith(root + "/")):
+        path = root + path
+    return f"{scheme}://{host}{path}"
+
+
+async def read_credentials(
+    verifier: Verifier, scope: Scope, receive: Receive, max_form_bytes: int = MAX_FORM_BYTES
+) -> tuple[list[str], list[str] | None, list[str] | None, Receive]:
+    """The token-bearing facts of an ASGI request: (authorization, query, form, receive).
+
+    ``access_token`` query values are read whenever the query string names one (a token
+    sent in the header and the URL is refused even where URL tokens are off); the form
+    body only when ``form`` is a token location and the request is a form post (the
+    returned ``receive`` replays what was read). Header values are latin-1 strings.
+    """
+    authorization = []
+    for k, v in scope.get("headers", ()):
         if len(k) == 13 and (k == b"authorization" or k.lower() == b"authorization"):
-            values.append(v.decode("latin-1"))
-    if len(values) == 1:
-        token, new = verifier._bearer(values[0])
-        return token, new, values
-    return None, None, values
+            authorization.append(v.decode("latin-1"))
+    query = form = None
+    qs = scope.get("query_string", b"")
+    if qs and b"access_token" in qs:
+        query = token_params(qs)
+    if (
+        "form" in verifier.token_locations
+        and scope["type"] == "http"
+        and is_form_request(
+            scope.get("method", "GET"), next(iter(header_values(scope, b"content-type")), None)
+        )
+    ):
+        form, receive = await buffer_form(receive, max_form_bytes)
+    return authorization, query, form, receive
 
 
 async def buffer_form(
@@ -102,14 +149,19 @@ async def buffer_form(
     return values, replay
 
 
-async def send_refusal(scope: Scope, receive: Receive, send: Send, err: BearerError) -> None:
-    """Answer a refusal exactly as the core renders it (status, headers, JSON body).
+async def send_refusal(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    response: tuple[int, list[tuple[str, str]], bytes],
+) -> None:
+    """Send a refusal exactly as the core rendered it (status, headers, JSON body).
 
     For a WebSocket handshake the response is sent as a denial response when
     the server offers the ``websocket.http.response`` extension; otherwise the
     handshake is closed before it is accepted (the server answers 403).
     """
-    status, headers, body = error_response(err)
+    status, headers, body = response
     raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
     raw.append((b"content-length", str(len(body)).encode("ascii")))
     prefix = ""
@@ -125,32 +177,30 @@ async def send_refusal(scope: Scope, receive: Receive, send: Send, err: BearerEr
     await send({"type": prefix + "http.response.body", "body": body})
 
 
-async def authenticate_scope(
-    verifier: Verifier, scope: Scope, receive: Receive, max_form_bytes: int = MAX_FORM_BYTES
-) -> tuple[AccessToken | None, Receive]:
-    """Extract (RFC 6750 §2) and verify the token of an ASGI request.
-
-    Returns the token (``None`` without credentials) and the ``receive`` to
-    pass on (a replaying one when a form body was read). Raises
-    :class:`~bearerguard.BearerError`.
-    """
-    locations = verifier.token_locations
-    if locations == (HEADER,):  # the default: nothing else to look at
-        return await verifier.authenticate_async(header_values(scope, b"authorization")), receive
-    query = form = None
-    if "query" in locations:
-        query = token_params(scope.get("query_string", b""))
-    if (
-        "form" in locations
-        and scope["type"] == "http"
-        and is_form_request(
-            scope.get("method", "GET"), next(iter(header_values(scope, b"content-type")), None)
-        )
-    ):
-        form, receive = await buffer_form(receive, max_form_bytes)
-    authorization = header_values(scope, b"authorization")
-    token = await verifier.authenticate_async(authorization, query=query, form=form)
-    return token, receive
+async def decide_scope(
+    verifier: Verifier,
+    scope: Scope,
+    receive: Receive,
+    *,
+    requirements: Requirements | None = None,
+    required: bool = False,
+    max_form_bytes: int = MAX_FORM_BYTES,
+) -> tuple[Decision, Receive]:
+    """The core's decision for an ASGI request, and the ``receive`` to pass on."""
+    authorization, query, form, receive = await read_credentials(
+        verifier, scope, receive, max_form_bytes
+    )
+    decision = await verifier.decide_async(
+        authorization,
+        method=scope.get("method", "GET"),
+        url=lambda: request_url(scope),
+        dpop=header_values(scope, b"dpop"),
+        query=query,
+        form=form,
+        requirements=requirements,
+        required=required,
+    )
+    return decision, receive
 
 
 class BearerAuthASGIMiddleware:
@@ -204,7 +254,6 @@ class BearerAuthASGIMiddleware:
         elif root_path and not root_path.startswith("/"):
             raise ValueError(f"root_path must be '' or start with '/', got {root_path!r}")
         self.root_path = root_path
-        self._header_only = self.verifier.token_locations == (HEADER,)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -212,30 +261,37 @@ class BearerAuthASGIMiddleware:
             return
         # Judge the path the app routes on, not the one including root_path.
         path = route_path(scope.get("path", "/"), self.root_path or scope.get("root_path", ""))
-        protected = self.rules.protects(path)
-        if not protected and self.rules.exempts(path):
+        protected, exempt, requirements = self.rules.match(path)
+        if exempt:
             await self.app(scope, receive, send)
             return
-        verifier = self.verifier
-        try:
-            # Unprotected paths still verify a token that is sent: an invalid one is refused.
-            if self._header_only:
-                token, new, values = header_shortcut(verifier, scope)
-                if token is None and values:
-                    token = await verifier._settle_async(new, values)
-            else:
-                token, receive = await authenticate_scope(
-                    verifier, scope, receive, self.max_form_bytes
-                )
-            if token is None:
-                if protected:
-                    raise verifier.missing()  # RFC 6750 §3.1: bare challenge
-            else:
-                for requirements in self.rules.requirements_for(path):
-                    verifier.authorize(token, requirements)
-        except BearerError as err:
-            await send_refusal(scope, receive, send, err)
+        # Unprotected paths still verify a token that is sent: an invalid one is refused.
+        decision, receive = await decide_scope(
+            self.verifier,
+            scope,
+            receive,
+            requirements=requirements,
+            required=protected,
+            max_form_bytes=self.max_form_bytes,
+        )
+        if decision.error is not None:
+            await send_refusal(scope, receive, send, decision.response())
             return
         scope = dict(scope)
-        scope[SCOPE_KEY] = token
-        await self.app(scope, receive, send)
+        scope[SCOPE_KEY] = decision.token
+        await self.app(scope, receive, with_headers(send, decision.headers))
+
+
+def with_headers(send: Send, headers: tuple[tuple[str, str], ...]) -> Send:
+    """*send*, adding *headers* (a decision's, e.g. the next ``DPoP-Nonce``) to the response."""
+    if not headers:
+        return send
+    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+
+    async def sender(message: Message) -> None:
+        if message["type"] in ("http.response.start", "websocket.http.response.start"):
+            message = dict(message)
+            message["headers"] = [*message.get("headers", ()), *raw]
+        await send(message)
+
+    return sender

@@ -3,26 +3,36 @@
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Protocol, TypeAlias
+from urllib.parse import quote
 
-from bearerguard.errors import BearerError
+from bearerguard.extract import authorization_values
 from bearerguard.middleware._common import (
     MAX_FORM_BYTES,
-    PathRules,
     content_length,
     is_form_request,
     middleware_setup,
     token_params,
 )
+from bearerguard.paths import PathRules
+from bearerguard.pipeline import Decision
 from bearerguard.requirements import Requirements
-from bearerguard.tokens import AccessToken
-from bearerguard.verifier import Verifier, error_response
+from bearerguard.verifier import Verifier
 
-__all__ = ["ENVIRON_KEY", "BearerAuthWSGIMiddleware", "authorization_values"]
+__all__ = [
+    "ENVIRON_KEY",
+    "BearerAuthWSGIMiddleware",
+    "authorization_values",
+    "decide_environ",
+    "dpop_values",
+    "read_credentials",
+    "request_url",
+    "send_refusal",
+    "with_headers",
+]
 
 ExcInfo: TypeAlias = tuple[type[BaseException], BaseException, TracebackType]
 OptExcInfo: TypeAlias = ExcInfo | tuple[None, None, None]
@@ -39,31 +49,6 @@ WSGIApp: TypeAlias = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 #: Where the verified :class:`~bearerguard.AccessToken` (or ``None``) is put.
 ENVIRON_KEY = "bearerguard.access_token"
-
-# A piece of a comma-joined header that opens new credentials: a scheme alone,
-# or a scheme, spaces and something other than "=" (an auth-param has "=").
-_CREDENTIALS_START = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+(?: +[^ =]|$)")
-
-
-def authorization_values(value: str | None) -> list[str]:
-    """Split an ``Authorization`` value that a WSGI server joined with commas.
-
-    WSGI servers fold repeated header lines into one ``HTTP_AUTHORIZATION``
-    joined by ``,`` (RFC 9110 §5.3). Bearer and Basic credentials can hold no
-    comma, auth-params always carry ``=``; so a comma followed by a new scheme
-    shows that several headers were sent, which RFC 6750 refuses with a 400.
-    Returns one value per header (``[]`` when there is none).
-    """
-    if value is None:
-        return []
-    if "," not in value:
-        return [value]
-    pieces = value.split(",")
-    starts = [i for i, p in enumerate(pieces) if _CREDENTIALS_START.match(p.strip(" \t"))]
-    if len(starts) < 2:
-        return [value]
-    starts[0] = 0
-    return [",".join(pieces[a:b]) for a, b in zip(starts, [*starts[1:], len(pieces)], strict=True)]
 
 
 def _wsgi_path(environ: Environ) -> str:
@@ -121,61 +106,127 @@ class BearerAuthWSGIMiddleware:
         self.rules = PathRules(protect, exempt, requirements)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        path = _wsgi_path(environ)
-        protected = self.rules.protects(path)
+        protected, exempt, requirements = self.rules.match(_wsgi_path(environ))
         environ[ENVIRON_KEY] = None
-        if not protected and self.rules.exempts(path):
+        if exempt:
             return self.app(environ, start_response)
-        try:
-            token = self._authenticate(environ)
-            if token is None:
-                if protected:
-                    raise self.verifier.missing()  # RFC 6750 §3.1: bare challenge
-            else:
-                for requirements in self.rules.requirements_for(path):
-                    self.verifier.authorize(token, requirements)
-        except BearerError as err:
-            return self._refuse(environ, start_response, err)
-        environ[ENVIRON_KEY] = token
+        # Unprotected paths still verify a token that is sent: an invalid one is refused.
+        decision = decide_environ(
+            self.verifier,
+            environ,
+            requirements=requirements,
+            required=protected,
+            max_form_bytes=self.max_form_bytes,
+        )
+        if decision.error is not None:
+            return send_refusal(environ, start_response, decision.response())
+        environ[ENVIRON_KEY] = decision.token
+        if decision.headers:
+            start_response = with_headers(start_response, decision.headers)
         return self.app(environ, start_response)
 
-    def _authenticate(self, environ: Environ) -> AccessToken | None:
-        locations = self.verifier.token_locations
-        query = form = None
-        if "query" in locations:
-            query = token_params(environ.get("QUERY_STRING", ""))
-        if "form" in locations and is_form_request(
-            environ.get("REQUEST_METHOD", "GET"), environ.get("CONTENT_TYPE")
-        ):
-            form = token_params(self._read_form(environ))
-        header = authorization_values(environ.get("HTTP_AUTHORIZATION"))
-        return self.verifier.authenticate(header, query=query, form=form)
 
-    def _read_form(self, environ: Environ) -> bytes:
-        """Read the form body and put the same bytes back for the app (RFC 6750 §2.2)."""
-        length = content_length(environ.get("CONTENT_LENGTH"))
-        if length is None:
-            return b""  # no usable declared length (e.g. chunked): leave the stream alone
-        if not 0 < length <= self.max_form_bytes:
-            return b""
-        stream = environ["wsgi.input"]
-        chunks: list[bytes] = []
-        remaining = length
-        while remaining > 0:
-            chunk = stream.read(remaining)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        body = b"".join(chunks)
-        environ["wsgi.input"] = io.BytesIO(body)
-        environ["CONTENT_LENGTH"] = str(len(body))
-        return body
+def with_headers(
+    start_response: StartResponse, headers: tuple[tuple[str, str], ...]
+) -> StartResponse:
+    """*start_response*, adding *headers* (a decision's, e.g. the next ``DPoP-Nonce``)."""
 
-    def _refuse(
-        self, environ: Environ, start_response: StartResponse, err: BearerError
-    ) -> Iterable[bytes]:
-        status, headers, body = error_response(err)
-        headers.append(("Content-Length", str(len(body))))
-        start_response(f"{status} {HTTPStatus(status).phrase}", headers)
-        return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
+    def starter(
+        status: str, response_headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
+    ) -> Callable[[bytes], object]:
+        return start_response(status, [*response_headers, *headers], exc_info)
+
+    return starter
+
+
+def request_url(environ: Environ) -> str:
+    """The request URL as PEP 3333 reconstructs it (scheme, host, script name, path)."""
+    scheme = environ.get("wsgi.url_scheme", "http")
+    host = environ.get("HTTP_HOST")
+    if not host:
+        host = environ.get("SERVER_NAME", "localhost")
+        port = environ.get("SERVER_PORT", "")
+        if port and port != {"http": "80", "https": "443"}.get(scheme):
+            host = f"{host}:{port}"
+    path = quote(environ.get("SCRIPT_NAME", "") + (environ.get("PATH_INFO") or ""), safe="/%")
+    return f"{scheme}://{host}{path or '/'}"
+
+
+def dpop_values(environ: Environ) -> list[str]:
+    """Every ``DPoP`` header value: servers join repeated lines with ``,`` (RFC 9110 §5.3),
+    which a compact JWS never holds, so each piece is one proof (several: a 401)."""
+    value = environ.get("HTTP_DPOP")
+    return [] if value is None else [p.strip(" \t") for p in value.split(",")]
+
+
+def read_form(environ: Environ, max_form_bytes: int = MAX_FORM_BYTES) -> bytes:
+    """Read a declared, bounded form body and put the same bytes back for the app."""
+    length = content_length(environ.get("CONTENT_LENGTH"))
+    if length is None or not 0 < length <= max_form_bytes:
+        return b""  # no usable declared length (e.g. chunked): leave the stream alone
+    stream = environ["wsgi.input"]
+    chunks: list[bytes] = []
+    remaining = length
+    while remaining > 0:
+        chunk = stream.read(remaining)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    body = b"".join(chunks)
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return body
+
+
+def read_credentials(
+    verifier: Verifier, environ: Environ, max_form_bytes: int = MAX_FORM_BYTES
+) -> tuple[str | None, list[str] | None, list[str] | None]:
+    """The token-bearing facts of a WSGI request: (authorization, query, form).
+
+    ``access_token`` query values are read whenever the query string names one; the
+    form body only when ``form`` is a token location and the request is a form post.
+    """
+    query = form = None
+    qs = environ.get("QUERY_STRING", "")
+    if qs and "access_token" in qs:
+        query = token_params(qs)
+    if "form" in verifier.token_locations and is_form_request(
+        environ.get("REQUEST_METHOD", "GET"), environ.get("CONTENT_TYPE")
+    ):
+        form = token_params(read_form(environ, max_form_bytes))
+    return environ.get("HTTP_AUTHORIZATION"), query, form
+
+
+def decide_environ(
+    verifier: Verifier,
+    environ: Environ,
+    *,
+    requirements: Requirements | None = None,
+    required: bool = False,
+    max_form_bytes: int = MAX_FORM_BYTES,
+) -> Decision:
+    """The core's decision for a WSGI request (what the Flask adapter uses too)."""
+    authorization, query, form = read_credentials(verifier, environ, max_form_bytes)
+    return verifier.decide(
+        authorization,
+        method=environ.get("REQUEST_METHOD", "GET"),
+        url=lambda: request_url(environ),
+        dpop=dpop_values(environ),
+        query=query,
+        form=form,
+        requirements=requirements,
+        required=required,
+    )
+
+
+def send_refusal(
+    environ: Environ,
+    start_response: StartResponse,
+    response: tuple[int, list[tuple[str, str]], bytes],
+) -> Iterable[bytes]:
+    """Answer a refusal exactly as the core rendered it."""
+    status, headers, body = response
+    headers = [*headers, ("Content-Length", str(len(body)))]
+    start_response(f"{status} {HTTPStatus(status).phrase}", headers)
+    return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [body]

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.expect import with_dpop
+
 MISSING = 'Bearer realm="api"'
-MISSING_BODY = {
-    "error": None,
-    "error_description": "Authentication required",
-    "reason": "missing_token",
-}
+# RFC 6750 §3.1: no error code without credentials, so the body has no "error" key.
+MISSING_BODY = {"error_description": "Authentication required", "reason": "missing_token"}
 SCOPE_DESCRIPTION = "The access token lacks a required scope"
 CLAIM_DESCRIPTION = "The access token does not meet this resource's requirements"
 
@@ -30,6 +29,9 @@ def invalid(description: str, error: str = "invalid_token") -> str:
 
 
 def body(error: str | None, description: str, reason: str) -> dict[str, Any]:
+    """The documented JSON body; ``error`` is left out when there is none (401 bare, 503)."""
+    if error is None:
+        return {"error_description": description, "reason": reason}
     return {"error": error, "error_description": description, "reason": reason}
 
 
@@ -38,7 +40,8 @@ def assert_refused(
 ) -> None:
     """Exact status, WWW-Authenticate, Cache-Control and JSON body of a refusal."""
     assert response.status_code == status
-    assert response.get("WWW-Authenticate") == challenge
+    # With the default settings the DPoP scheme is offered beside Bearer (RFC 9449 §7.1).
+    assert response.get("WWW-Authenticate") == with_dpop(challenge)
     assert response["Content-Type"] == "application/json"
     assert response["Cache-Control"] == "no-store"
     assert response.content == json.dumps(expected_body, separators=(",", ":")).encode()

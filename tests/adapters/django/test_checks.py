@@ -73,6 +73,25 @@ def test_e004_token_types() -> None:
         ("BEARERGUARD_EXEMPT_PATHS", 42),
         ("BEARERGUARD_USER_HOOK", "tests.adapters.django.views.no_such_hook"),
         ("BEARERGUARD_TOKEN_CACHE_SIZE", -1),
+        ("BEARERGUARD_SHARED_SECRET", 42),
+        ("BEARERGUARD_DPOP", "maybe"),
+        ("BEARERGUARD_DPOP_ALGORITHMS", "HS256"),
+        ("BEARERGUARD_DPOP_NONCE", "yes"),
+        ("BEARERGUARD_DPOP_NONCE_SECRET", "short"),
+        ("BEARERGUARD_DPOP_MAX_AGE", 0),
+        ("BEARERGUARD_STORE", "memcached://cache:11211"),
+        ("BEARERGUARD_RESOURCE", "http://api.example.com"),
+        ("BEARERGUARD_SCOPES_SUPPORTED", 'read "all"'),
+        ("BEARERGUARD_RESOURCE_NAME", "a\nb"),
+        ("BEARERGUARD_RESOURCE_DOCUMENTATION", "http://docs.example.com"),
+        ("BEARERGUARD_TOKEN_FORMATS", "paseto"),
+        ("BEARERGUARD_INTROSPECTION_URI", "ftp://as.example.com/x"),
+        ("BEARERGUARD_CLIENT_ID", "caf\u00e9"),
+        ("BEARERGUARD_CLIENT_SECRET", 3),
+        ("BEARERGUARD_CLIENT_AUTH", "private_key_jwt"),
+        ("BEARERGUARD_INTROSPECTION_CACHE_TTL", -1),
+        ("BEARERGUARD_PROVIDER", "google"),
+        ("BEARERGUARD_TENANTS", "contoso"),
     ],
 )
 def test_e005_other_invalid_settings(name: str, value: object) -> None:
@@ -88,6 +107,28 @@ def test_every_invalid_setting_reported_at_once() -> None:
         BEARERGUARD_ISSUER=None, BEARERGUARD_AUDIENCE=None, BEARERGUARD_ALGORITHMS="none"
     ):
         assert ids(check_settings()) == ["bearerguard.E001", "bearerguard.E002", "bearerguard.E003"]
+
+
+def test_every_invalid_setting_reported_at_once_across_rules() -> None:
+    # The check id follows SettingError.setting, never the message text.
+    with override_settings(
+        BEARERGUARD_ISSUER="https://login.microsoftonline.com/{tenantid}/v2.0",
+        BEARERGUARD_AUDIENCE=None,
+        BEARERGUARD_TOKEN_TYPES="id",
+        BEARERGUARD_TOKEN_FORMATS="opaque",
+        BEARERGUARD_DPOP_NONCE="on",
+        BEARERGUARD_RESOURCE="https://API.example.com",
+    ):
+        errors = check_settings()
+    assert ids(errors) == ["bearerguard.E002", "bearerguard.E004"] + ["bearerguard.E005"] * 5
+    hints = [str(error.hint).split()[0] for error in errors]
+    assert hints[2:] == [
+        "BEARERGUARD_RESOURCE",
+        "BEARERGUARD_DPOP_NONCE_SECRET",
+        "BEARERGUARD_CLIENT_ID",
+        "BEARERGUARD_CLIENT_SECRET",
+        "BEARERGUARD_TENANTS",
+    ]
 
 
 def test_e006_middleware_missing() -> None:

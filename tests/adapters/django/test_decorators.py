@@ -140,9 +140,3 @@ def test_decorated_views_are_csrf_exempt(issuer: Issuer, path: str, status: int)
     response = client.post(path, **bearer(issuer.token()))
     assert response.status_code == status
     assert_refused(client.post(path), 401, MISSING, MISSING_BODY)
-
-
-def test_undecorated_protected_view_keeps_csrf(issuer: Issuer) -> None:
-    response = Client(enforce_csrf_checks=True).post("/protected/thing", **bearer(issuer.token()))
-    assert response.status_code == 403
-    assert "WWW-Authenticate" not in response

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.expect import with_dpop
+
 pytest.importorskip("django")
 pytest.importorskip("httpx")
 
@@ -104,7 +106,7 @@ def _refused(
     response: httpx.Response, status: int, challenge: str | None, expected: Mapping[str, object]
 ) -> None:
     assert response.status_code == status
-    assert response.headers.get("www-authenticate") == challenge
+    assert response.headers.get("www-authenticate") == with_dpop(challenge)
     assert response.headers["content-type"] == "application/json"
     assert response.headers["cache-control"] == "no-store"
     assert response.content == json.dumps(expected, separators=(",", ":")).encode()

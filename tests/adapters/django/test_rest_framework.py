@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.expect import with_dpop
+
 pytest.importorskip("rest_framework")
 
 from django.test import Client, override_settings
@@ -54,10 +56,27 @@ def test_no_token_is_bare_401(stack: str) -> None:
 
 
 def test_stock_is_authenticated_gets_bare_challenge(stack: str) -> None:
-    # DRF's own permission: its body, but our authenticate_header makes it a 401.
-    response = Client().get("/drf/stock")
-    assert response.status_code == 401
-    assert response["WWW-Authenticate"] == MISSING
+    # DRF's own IsAuthenticated (NotAuthenticated) on a view using our authentication:
+    # with our exception handler, the documented body and the bare challenge.
+    assert_refused(Client().get("/drf/stock"), 401, MISSING, MISSING_BODY)
+
+
+def test_stock_view_with_basic_credentials_is_no_bearer_credentials(stack: str) -> None:
+    # Another scheme is "no credentials" for a bearer resource (RFC 6750 §3.1).
+    response = Client().get("/drf/stock", HTTP_AUTHORIZATION="Basic dXNlcjpwYXNz")
+    assert_refused(response, 401, MISSING, MISSING_BODY)
+
+
+@override_settings(BEARERGUARD_REALM="example")
+def test_stock_refusal_uses_the_configured_realm(stack: str) -> None:
+    assert_refused(Client().get("/drf/stock"), 401, 'Bearer realm="example"', MISSING_BODY)
+
+
+def test_view_without_our_authentication_keeps_drf_answers(stack: str) -> None:
+    # SessionAuthentication only: DRF's default handler (403, its own body, no challenge).
+    response = Client().get("/drf/session-only")
+    assert response.status_code == 403
+    assert "WWW-Authenticate" not in response
     assert response.json() == {"detail": "Authentication credentials were not provided."}
 
 
@@ -148,5 +167,5 @@ def test_default_drf_handler_keeps_status_challenge_and_body(issuer: Issuer) -> 
     with override_settings(REST_FRAMEWORK=rest, MIDDLEWARE=WITHOUT_MIDDLEWARE):
         response = Client().get("/drf/scoped", **bearer(issuer.token(scopes=[])))
     assert response.status_code == 403
-    assert response["WWW-Authenticate"] == insufficient("read:messages write:messages")
+    assert response["WWW-Authenticate"] == with_dpop(insufficient("read:messages write:messages"))
     assert response.content == json.dumps(SCOPE_BODY, separators=(",", ":")).encode()

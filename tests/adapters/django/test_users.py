@@ -59,6 +59,42 @@ def test_user_hook_may_refuse(issuer: Issuer) -> None:
     )
 
 
+HOOK_REFUSAL = (
+    'Bearer realm="example", error="invalid_token", '
+    'error_description="The access token has a claim of the wrong type"'
+)
+HOOK_BODY = body("invalid_token", "The access token has a claim of the wrong type", "invalid_claim")
+
+
+@pytest.mark.parametrize("path", ["/public", "/protected/thing", "/drf/me"])
+@override_settings(BEARERGUARD_USER_HOOK=HOOK, BEARERGUARD_REALM="example")
+def test_user_hook_refusal_uses_the_configured_realm(issuer: Issuer, path: str) -> None:
+    # Issue #12: a hook's refusal used to go out with realm="api" whatever the setting.
+    response = Client().get(path, **bearer(issuer.token(sub="blocked")))
+    assert_refused(response, 401, HOOK_REFUSAL, HOOK_BODY)
+
+
+@override_settings(
+    BEARERGUARD_USER_HOOK=HOOK,
+    BEARERGUARD_REALM="example",
+    MIDDLEWARE=[
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+    ],
+)
+def test_user_hook_refusal_uses_the_configured_realm_with_drf_alone(issuer: Issuer) -> None:
+    response = Client().get("/drf/me", **bearer(issuer.token(sub="blocked")))
+    assert_refused(response, 401, HOOK_REFUSAL, HOOK_BODY)
+
+
+@override_settings(BEARERGUARD_USER_HOOK=HOOK, BEARERGUARD_REALM="example")
+def test_user_hook_refusal_uses_the_configured_realm_under_asgi(issuer: Issuer) -> None:
+    async def run() -> Any:
+        return await AsyncClient().get("/async-public", **bearer(issuer.token(sub="blocked")))
+
+    assert_refused(asyncio.run(run()), 401, HOOK_REFUSAL, HOOK_BODY)
+
+
 @override_settings(BEARERGUARD_USER_HOOK="tests.adapters.django.views.async_user_hook")
 def test_async_user_hook_in_both_stacks(issuer: Issuer) -> None:
     response = Client().get("/private", **bearer(issuer.token(sub="s")))
@@ -107,17 +143,52 @@ def test_session_without_token_is_untouched(session_client: Client) -> None:
     assert response.json() == {"sub": None, "user": "User", "username": "alice"}
 
 
-def test_session_plus_token_is_refused(session_client: Client, issuer: Issuer) -> None:
-    # Without a hook, a token never stands for the signed-in user: refuse, don't overwrite.
-    response = session_client.get("/public", **bearer(issuer.token(sub="alice")))
+MULTIPLE_CHALLENGE = (
+    'Bearer realm="api", error="invalid_request", '
+    'error_description="The request carries credentials for more than one identity"'
+)
+
+
+def _multiple(response: Any) -> None:
     assert_refused(
         response,
         400,
         MULTIPLE.www_authenticate,
         body("invalid_request", MULTIPLE.description, "multiple_credentials"),
     )
-    assert MULTIPLE.www_authenticate is not None
-    assert MULTIPLE.www_authenticate.startswith('Bearer realm="api", error="invalid_request"')
+
+
+@pytest.mark.parametrize("path", ["/protected/thing", "/private", "/scoped", "/drf/me"])
+def test_session_plus_token_is_refused_where_the_token_authenticates(
+    session_client: Client, issuer: Issuer, path: str
+) -> None:
+    # A protected path, decorated views and a DRF view using BearerTokenAuthentication:
+    # a token never stands for the signed-in user without a hook saying so.
+    _multiple(session_client.get(path, **bearer(issuer.token(sub="alice"))))
+
+
+@pytest.mark.parametrize("path", ["/admin/", "/public"])
+def test_session_plus_token_elsewhere_keeps_the_session(
+    session_client: Client, issuer: Issuer, path: str
+) -> None:
+    # Issue #13.6: the admin (session pages) is not refused; the token is not attached.
+    response = session_client.get(path, **bearer(issuer.token(sub="mallory")))
+    assert response.status_code == 200
+    assert response.json() == {"sub": None, "user": "User", "username": "alice"}
+
+
+def test_multiple_credentials_challenge_is_literal() -> None:
+    assert MULTIPLE.www_authenticate == MULTIPLE_CHALLENGE
+
+
+@override_settings(BEARERGUARD_REALM="example")
+def test_session_plus_token_refusal_uses_the_configured_realm(
+    session_client: Client, issuer: Issuer
+) -> None:
+    response = session_client.get("/private", **bearer(issuer.token(sub="alice")))
+    challenge = MULTIPLE_CHALLENGE.replace('realm="api"', 'realm="example"')
+    expected = body("invalid_request", MULTIPLE.description, "multiple_credentials")
+    assert_refused(response, 400, challenge, expected)
 
 
 @override_settings(BEARERGUARD_USER_HOOK="tests.adapters.django.views.db_user_hook")
@@ -150,20 +221,44 @@ def test_session_plus_invalid_token_is_401(session_client: Client) -> None:
     )
 
 
-def test_session_plus_token_refused_under_asgi(alice: Any, issuer: Issuer) -> None:
+def test_session_plus_token_under_asgi(alice: Any, issuer: Issuer) -> None:
     client = Client()
     client.force_login(alice)
     cookies = client.cookies
 
-    async def run() -> Any:
+    async def run(path: str) -> Any:
         async_client = AsyncClient()
         async_client.cookies = cookies
-        return await async_client.get("/async-public", **bearer(issuer.token(sub="alice")))
+        return await async_client.get(path, **bearer(issuer.token(sub="alice")))
 
-    response = asyncio.run(run())
-    assert_refused(
-        response,
-        400,
-        MULTIPLE.www_authenticate,
-        body("invalid_request", MULTIPLE.description, "multiple_credentials"),
-    )
+    _multiple(asyncio.run(run("/async-private")))
+    response = asyncio.run(run("/admin/"))
+    assert response.status_code == 200
+    assert response.json() == {"sub": None, "user": "User", "username": "alice"}
+
+
+WITHOUT_OUR_MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+]
+
+
+@override_settings(MIDDLEWARE=WITHOUT_OUR_MIDDLEWARE)
+def test_session_plus_token_with_drf_alone(session_client: Client, issuer: Issuer) -> None:
+    # BearerTokenAuthentication refuses two identities; a session-only DRF view does not.
+    _multiple(session_client.get("/drf/me", **bearer(issuer.token(sub="alice"))))
+    response = session_client.get("/drf/session-only", **bearer(issuer.token(sub="mallory")))
+    assert response.status_code == 200
+    assert response.json() == {"sub": None, "user": "User", "username": "alice"}
+
+
+@override_settings(
+    MIDDLEWARE=WITHOUT_OUR_MIDDLEWARE,
+    BEARERGUARD_USER_HOOK="tests.adapters.django.views.db_user_hook",
+)
+def test_session_plus_same_user_token_with_drf_alone(
+    session_client: Client, issuer: Issuer
+) -> None:
+    response = session_client.get("/drf/me", **bearer(issuer.token(sub="alice")))
+    assert response.status_code == 200
+    assert response.json() == {"sub": "alice", "user": "User", "username": "alice"}

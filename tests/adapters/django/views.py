@@ -7,6 +7,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -130,6 +131,11 @@ def protected(request: HttpRequest) -> JsonResponse:
     return JsonResponse(describe(request))
 
 
+def session_page(request: HttpRequest) -> JsonResponse:
+    """Stands for Django's admin: a session-authenticated page, no token decorator."""
+    return JsonResponse(describe(request))
+
+
 def health(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"ok": True, "sub": getattr(get_access_token(request), "subject", None)})
 
@@ -176,6 +182,16 @@ class DRFMe(APIView):
 class DRFStock(APIView):
     """DRF's own IsAuthenticated: 401 with our bare challenge via authenticate_header."""
 
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request: Request) -> Response:
+        return Response(describe(request))
+
+
+class DRFSessionOnly(APIView):
+    """DRF's IsAuthenticated on a view that does not use bearerguard's authentication."""
+
+    authentication_classes = [SessionAuthentication]
     permission_classes = [IsAuthenticated]
 
     def get(self, request: Request) -> Response:

@@ -17,7 +17,7 @@ from bearerguard.adapters.flask import BearerAuth, current_token, get_token
 from bearerguard.testing import Issuer
 from tests.adapters.flask.conftest import AUD
 from tests.contract.servers import free_port
-from tests.expect import body, challenge
+from tests.expect import DPOP_CHALLENGE, body, challenge
 
 MakeFlask = Callable[..., Flask]
 
@@ -73,7 +73,7 @@ def test_init_app_reads_app_config(make_flask: MakeFlask, issuer: Issuer) -> Non
     assert not hasattr(auth, "app")
     app.add_url_rule("/p", "p", auth.require(_who))
     resp = app.test_client().get("/p")
-    assert_refused(resp, 401, 'Bearer realm="messages"', None, "missing_token")
+    assert_refused(resp, 401, f'Bearer realm="messages", {DPOP_CHALLENGE}', None, "missing_token")
 
 
 @pytest.mark.parametrize(
@@ -147,9 +147,9 @@ def test_not_initialised_fails_loudly() -> None:
 
 def test_require_no_credentials(app: Flask) -> None:
     client = app.test_client()
-    assert_refused(client.get("/private"), 401, 'Bearer realm="api"', None, "missing_token")
+    assert_refused(client.get("/private"), 401, challenge(), None, "missing_token")
     resp = client.get("/private", headers={"Authorization": "Basic dXNlcjpwYXNz"})
-    assert_refused(resp, 401, 'Bearer realm="api"', None, "missing_token")
+    assert_refused(resp, 401, challenge(), None, "missing_token")
 
 
 def test_require_valid_token(app: Flask, issuer: Issuer) -> None:
@@ -254,7 +254,7 @@ def test_token_does_not_leak_between_requests_of_one_app_context(
     with app.app_context():  # Flask then reuses this context (and g) for each request
         assert client.get("/private", headers=bearer(issuer.token())).status_code == 200
         assert client.get("/open").get_json() == {"sub": None}
-        assert_refused(client.get("/private"), 401, 'Bearer realm="api"', None, "missing_token")
+        assert_refused(client.get("/private"), 401, challenge(), None, "missing_token")
 
 
 def test_async_view(app: Flask, issuer: Issuer) -> None:
@@ -268,7 +268,7 @@ def test_async_view(app: Flask, issuer: Issuer) -> None:
 
     client = app.test_client()
     assert client.get("/async", headers=bearer(issuer.token())).get_json() == {"sub": "user-1"}
-    assert_refused(client.get("/async"), 401, 'Bearer realm="api"', None, "missing_token")
+    assert_refused(client.get("/async"), 401, challenge(), None, "missing_token")
 
 
 # -- blueprints ------------------------------------------------------------------------
@@ -288,7 +288,7 @@ def test_protect_blueprint(make_flask: MakeFlask, issuer: Issuer) -> None:
     app.add_url_rule("/open", "open", _who)
     client = app.test_client()
 
-    assert_refused(client.get("/api/me"), 401, 'Bearer realm="api"', None, "missing_token")
+    assert_refused(client.get("/api/me"), 401, challenge(), None, "missing_token")
     resp = client.post("/api/me", headers=bearer(issuer.token()))
     assert resp.get_json() == {"sub": "user-1", "scopes": ["read:messages"]}
     resp = client.get("/admin/panel", headers=bearer(issuer.token()))
@@ -303,6 +303,36 @@ def test_protect_blueprint(make_flask: MakeFlask, issuer: Issuer) -> None:
     resp = client.options("/api/me")
     assert resp.status_code == 200
     assert sorted(resp.headers["Allow"].split(", ")) == ["GET", "HEAD", "OPTIONS", "POST"]
+
+
+def test_protect_blueprint_explicit_options_view(make_flask: MakeFlask, issuer: Issuer) -> None:
+    """A view registered for OPTIONS is the app's own code: protected like any other view."""
+    app = make_flask()
+    auth = BearerAuth(app)
+    api = Blueprint("api", __name__, url_prefix="/api")
+    api.add_url_rule("/auto", "auto", _who, methods=["GET"])  # Flask answers its OPTIONS
+
+    @api.route("/explicit", methods=["GET", "OPTIONS"])
+    def explicit() -> dict[str, Any]:
+        return {"method": request.method, **_who()}
+
+    auth.protect(api, scopes=["read:messages"])
+    app.register_blueprint(api)
+    client = app.test_client()
+
+    resp = client.options("/api/explicit")
+    assert_refused(resp, 401, challenge(), None, "missing_token")
+    resp = client.options("/api/explicit", headers=bearer(issuer.token(scopes=())))
+    www = challenge("insufficient_scope", scope="read:messages")
+    assert_refused(resp, 403, www, "insufficient_scope", "insufficient_scope")
+    resp = client.options("/api/explicit", headers=bearer(issuer.token()))
+    assert resp.status_code == 200
+    assert resp.get_json() == {"method": "OPTIONS", "sub": "user-1", "scopes": ["read:messages"]}
+    # The automatic answer runs no view and needs no token.
+    resp = client.options("/api/auto")
+    assert (resp.status_code, resp.data) == (200, b"")
+    assert sorted(resp.headers["Allow"].split(", ")) == ["GET", "HEAD", "OPTIONS"]
+    assert_refused(client.get("/api/auto"), 401, challenge(), None, "missing_token")
 
 
 def test_protect_plus_view_decorator_verifies_once(make_flask: MakeFlask, issuer: Issuer) -> None:
@@ -339,8 +369,8 @@ def test_app_error_handlers_do_not_alter_refusals(make_flask: MakeFlask, issuer:
     for code_or_exc in (400, 401, 403, 503, HTTPException, Exception):
         app.register_error_handler(code_or_exc, custom)
     client = app.test_client()
-    assert_refused(client.get("/private"), 401, 'Bearer realm="api"', None, "missing_token")
-    assert_refused(client.get("/bp/x"), 401, 'Bearer realm="api"', None, "missing_token")
+    assert_refused(client.get("/private"), 401, challenge(), None, "missing_token")
+    assert_refused(client.get("/bp/x"), 401, challenge(), None, "missing_token")
     resp = client.get("/private", headers={"Authorization": "Bearer a b"})
     www = challenge("invalid_request", "malformed_authorization")
     assert_refused(resp, 400, www, "invalid_request", "malformed_authorization")
@@ -357,9 +387,9 @@ def test_query_and_form_are_opt_in(app: Flask, issuer: Issuer) -> None:
     client = app.test_client()
     token = issuer.token()
     resp = client.get(f"/private?access_token={token}")
-    assert_refused(resp, 401, 'Bearer realm="api"', None, "missing_token")
+    assert_refused(resp, 401, challenge(), None, "missing_token")
     resp = client.post("/private", data={"access_token": token})
-    assert_refused(resp, 401, 'Bearer realm="api"', None, "missing_token")
+    assert_refused(resp, 401, challenge(), None, "missing_token")
 
 
 @pytest.fixture
@@ -399,9 +429,9 @@ def test_form_token(located: Flask, issuer: Issuer) -> None:
     assert resp.get_json()["x"] == "1"  # the view still reads the form
     # RFC 6750 §2.2: never with GET, and only for a form-urlencoded body.
     resp = client.get("/form", data={"access_token": token})
-    assert_refused(resp, 401, 'Bearer realm="api"', None, "missing_token")
+    assert_refused(resp, 401, challenge(), None, "missing_token")
     resp = client.post("/form", json={"access_token": token})
-    assert_refused(resp, 401, 'Bearer realm="api"', None, "missing_token")
+    assert_refused(resp, 401, challenge(), None, "missing_token")
     resp = client.post("/form", data={"access_token": ""})
     www = challenge("invalid_request", "empty_token")
     assert_refused(resp, 400, www, "invalid_request", "empty_token")
@@ -412,7 +442,4 @@ def test_refusal_is_a_plain_response(app: Flask) -> None:
         resp = app.view_functions["private"]()
     assert isinstance(resp, Response)
     assert resp.status == "401 UNAUTHORIZED"
-    assert (
-        resp.data
-        == b'{"error":null,"error_description":"Authentication required","reason":"missing_token"}'
-    )
+    assert resp.data == b'{"error_description":"Authentication required","reason":"missing_token"}'

@@ -54,8 +54,8 @@ def server(issuer: Issuer) -> Iterator[str]:
 
 
 def test_real_server_refusals(server: str, issuer: Issuer) -> None:
-    check(http_request(server, "GET", "/private"), 401, 'Bearer realm="api"', None, "missing_token")
-    check(http_request(server, "GET", "/bp/me"), 401, 'Bearer realm="api"', None, "missing_token")
+    check(http_request(server, "GET", "/private"), 401, challenge(), None, "missing_token")
+    check(http_request(server, "GET", "/bp/me"), 401, challenge(), None, "missing_token")
     token = issuer.token()
     two = [("Authorization", f"Bearer {token}"), ("Authorization", f"Bearer {token}")]
     reason = "multiple_authorization_headers"
@@ -110,14 +110,20 @@ def test_contract_app_under_gunicorn(issuer: Issuer) -> None:
     }
     with gunicorn("tests.contract.apps.flask_app:app", env) as url:
         for method in ("GET", "POST"):
-            status, _, raw = http_request(
-                url, method, "/api/public", [("Authorization", "Bearer junk")]
-            )
+            status, _, raw = http_request(url, method, "/api/public")
             assert (status, json.loads(raw)) == (200, {"message": "public"})
+            # A token sent to a public route is checked too (issue #13.6): junk is refused.
+            check(
+                http_request(url, method, "/api/public", [("Authorization", "Bearer junk")]),
+                401,
+                challenge("invalid_token", "malformed_token"),
+                "invalid_token",
+                "malformed_token",
+            )
             check(
                 http_request(url, method, "/api/private"),
                 401,
-                'Bearer realm="api"',
+                challenge(),
                 None,
                 "missing_token",
             )

@@ -443,11 +443,20 @@ async def test_misuse_fails_loudly() -> None:
         require_claim("tenant", equals="a", includes="b")
 
 
-def test_on_auth_error_for_other_backends() -> None:
-    conn = HTTPConnection({"type": "http", "headers": [], "path": "/"})
+@pytest.mark.anyio
+async def test_on_auth_error_for_other_backends(verifier: Verifier) -> None:
+    # Another backend's error, after ours saw the request: the verifier renders the 401.
+    conn = HTTPConnection({"type": "http", "headers": [], "path": "/", "query_string": b""})
+    assert await BearerAuthBackend(verifier).authenticate(conn) is None
     r = on_auth_error(conn, AuthenticationError("something else"))
     assert r.status_code == 401
     assert r.headers["www-authenticate"] == challenge()
+    assert json.loads(bytes(r.body)) == body(None, "missing_token")
+    # Without a bearerguard verifier in sight: a bare Bearer challenge (RFC 6750 §3.1).
+    conn = HTTPConnection({"type": "http", "headers": [], "path": "/"})
+    r = on_auth_error(conn, AuthenticationError("something else"))
+    assert r.status_code == 401
+    assert r.headers.getlist("www-authenticate") == ['Bearer realm="api"']
     assert json.loads(bytes(r.body)) == body(None, "missing_token")
 
 

@@ -47,8 +47,8 @@ async def inner(scope: Scope, receive: Receive, send: Send) -> None:
 app = BearerAuthASGIMiddleware(
     inner,
     verifier=Verifier(Settings.from_env()),
+    # /api/public is not exempt: a token sent there is checked too (issue #13.6).
     protect=["/api/private"],
-    exempt=["/api/public"],
     requirements={
         "/api/private-scoped": Requirements(scopes=[R]),
         "/api/private-scoped-rw": Requirements(scopes=[R, W]),

@@ -10,7 +10,9 @@ from bearerguard import AccessToken, ClaimEquals, ClaimIncludes, Settings, Verif
 from bearerguard.adapters.fastapi import BearerToken, install_error_handler
 
 verifier = Verifier(Settings.from_env())
-app = FastAPI()
+# The one rule for optional authentication (issue #13.6): a token sent to any route,
+# /api/public included, is checked and a bad one refused; no token passes where none is needed.
+app = FastAPI(dependencies=[Security(BearerToken(verifier, optional=True))])
 install_error_handler(app)
 R, W = "read:messages", "write:messages"
 

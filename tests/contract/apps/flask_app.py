@@ -13,6 +13,8 @@ from bearerguard.adapters.flask import BearerAuth, current_token
 app = Flask(__name__)
 # Flask's own way: BEARERGUARD_* settings live in app.config; init_app reads them.
 app.config.update({k: v for k, v in os.environ.items() if k.startswith("BEARERGUARD_")})
+# The one rule for optional authentication (issue #13.6): BearerAuth(app) checks a token sent
+# to any route of the app, /api/public included, and refuses a bad one; no token passes there.
 auth = BearerAuth(app)
 METHODS = ["GET", "POST"]
 

@@ -1,4 +1,4 @@
-"""Contract app: Starlette + BearerAuthBackend + require_scopes/require_claim (BEARERGUARD_*)."""
+"""Contract app: Starlette + bearer_auth_middleware + require_scopes/require_claim (BEARERGUARD_*)."""
 
 from __future__ import annotations
 

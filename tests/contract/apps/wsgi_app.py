@@ -47,7 +47,6 @@ app = BearerAuthWSGIMiddleware(
     routes,
     verifier=Verifier(Settings.from_env()),
     protect=PRIVATE,
-    exempt=["/api/public"],
     requirements={
         "/api/private-scoped": Requirements(scopes=["read:messages"]),
         "/api/private-scoped-rw": Requirements(scopes=["read:messages", "write:messages"]),

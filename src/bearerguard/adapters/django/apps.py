@@ -7,7 +7,11 @@ from django.core import checks
 
 
 class BearerGuardConfig(AppConfig):
-    """Registers bearerguard's system checks (``bearerguard.E001`` …)."""
+    """Registers bearerguard's system checks (``bearerguard.E001`` …).
+
+    With DRF and drf-spectacular installed it also registers the OpenAPI security
+    scheme of ``BearerTokenAuthentication``.
+    """
 
     name = "bearerguard.adapters.django"
     label = "bearerguard"
@@ -23,3 +27,9 @@ class BearerGuardConfig(AppConfig):
         checks.register(check_settings)
         checks.register(check_middleware)
         checks.register(check_rest_framework)
+        from django.apps import apps
+
+        if apps.is_installed("rest_framework"):
+            from bearerguard.adapters.django.rest_framework import register_openapi_extension
+
+            register_openapi_extension()

@@ -14,7 +14,6 @@ Ids never change meaning:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,9 +22,8 @@ from django.core.checks import CheckMessage, Error, Warning
 from django.utils.module_loading import import_string
 
 from bearerguard.adapters.django.conf import ADAPTER_SETTINGS, conf
-from bearerguard.settings import Settings
+from bearerguard.settings import SettingError, Settings
 
-_SETTING = re.compile(r"BEARERGUARD_[A-Z_]+")
 # Valid stand-ins, so that one run reports every invalid setting, not just the first.
 _STAND_INS = {
     "BEARERGUARD_ISSUER": "https://issuer.invalid/",
@@ -33,54 +31,63 @@ _STAND_INS = {
     "BEARERGUARD_ALGORITHMS": "RS256",
     "BEARERGUARD_TOKEN_TYPES": "at+jwt",
     "BEARERGUARD_SHARED_SECRET": "x" * 32,
+    "BEARERGUARD_DPOP_NONCE_SECRET": "x" * 32,
+    "BEARERGUARD_CLIENT_ID": "stand-in",
+    "BEARERGUARD_CLIENT_SECRET": "stand-in",
+    "BEARERGUARD_TENANTS": "*",
 }
+# SettingError.setting (and whether it is missing) -> check id; anything else is E005.
+_IDS = {
+    ("BEARERGUARD_ISSUER", True): ("bearerguard.E001", "BEARERGUARD_ISSUER is not set."),
+    ("BEARERGUARD_AUDIENCE", True): ("bearerguard.E002", "BEARERGUARD_AUDIENCE is not set."),
+    ("BEARERGUARD_ALGORITHMS", False): (
+        "bearerguard.E003",
+        "BEARERGUARD_ALGORITHMS names an unknown or disallowed algorithm.",
+    ),
+    ("BEARERGUARD_TOKEN_TYPES", False): ("bearerguard.E004", "BEARERGUARD_TOKEN_TYPES is invalid."),
+}
+_INVALID = ("bearerguard.E005", "A BEARERGUARD_* setting is invalid.")
 _MIDDLEWARE = "bearerguard.adapters.django.middleware.BearerAuthMiddleware"
 _AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 _DRF_AUTHENTICATION = "bearerguard.adapters.django.rest_framework.BearerTokenAuthentication"
 _DRF_HANDLER = "bearerguard.adapters.django.rest_framework.exception_handler"
 
 
-def _classify(key: str | None, message: str) -> CheckMessage:
-    if key == "BEARERGUARD_ISSUER" and "required" in message:
-        return Error("BEARERGUARD_ISSUER is not set.", hint=message, id="bearerguard.E001")
-    if key == "BEARERGUARD_AUDIENCE" and "required" in message:
-        return Error("BEARERGUARD_AUDIENCE is not set.", hint=message, id="bearerguard.E002")
-    if key == "BEARERGUARD_ALGORITHMS":
-        return Error(
-            "BEARERGUARD_ALGORITHMS names an unknown or disallowed algorithm.",
-            hint=message,
-            id="bearerguard.E003",
-        )
-    if key == "BEARERGUARD_TOKEN_TYPES":
-        return Error("BEARERGUARD_TOKEN_TYPES is invalid.", hint=message, id="bearerguard.E004")
-    return Error("A BEARERGUARD_* setting is invalid.", hint=message, id="bearerguard.E005")
+def _error(setting: str, missing: bool, message: str) -> CheckMessage:
+    check_id, summary = _IDS.get((setting, missing), _INVALID)
+    return Error(summary, hint=message, id=check_id)
 
 
 def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
-    """Validate the ``BEARERGUARD_*`` settings exactly as the verifier will."""
+    """Validate the ``BEARERGUARD_*`` settings exactly as the verifier will.
+
+    Every invalid setting is reported, ordered by check id: after each error the setting
+    at fault (``SettingError.setting``) is replaced by a valid stand-in, or dropped, and
+    the settings are parsed again.
+    """
     errors: list[CheckMessage] = []
     mapping = conf.core_settings
     for _ in range(len(mapping) + len(_STAND_INS) + 1):
         try:
             Settings.from_mapping(mapping)
             break
-        except ValueError as exc:
-            message = str(exc)
-            found = _SETTING.search(message)
-            key = found.group() if found else None
-            errors.append(_classify(key, message))
-            if key is None or (key not in _STAND_INS and key not in mapping):
-                break
-            if key in _STAND_INS:
+        except SettingError as exc:
+            error = _error(exc.setting, exc.missing, str(exc))
+            if error not in errors:
+                errors.append(error)
+            key = exc.setting
+            if key in _STAND_INS and mapping.get(key) != _STAND_INS[key]:
                 mapping[key] = _STAND_INS[key]
-            else:
+            elif key in mapping:  # no stand-in, or it did not help: the default then
                 del mapping[key]
+            else:
+                break
     for name in sorted(ADAPTER_SETTINGS):
         try:
             getattr(conf, name)
         except ValueError as exc:
-            errors.append(_classify(name, str(exc)))
-    return errors
+            errors.append(_error(getattr(exc, "setting", name), False, str(exc)))
+    return sorted(errors, key=lambda error: str(error.id))
 
 
 def _position(entries: Sequence[Any], path: str) -> int | None:

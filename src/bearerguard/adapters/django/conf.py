@@ -17,49 +17,20 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
-from bearerguard.middleware._common import PathRules
+from bearerguard.paths import PathRules
 from bearerguard.settings import Settings
 from bearerguard.verifier import Verifier
 
 PREFIX = "BEARERGUARD_"
 #: Settings read by this adapter, not by :class:`~bearerguard.Settings`.
-ADAPTER_SETTINGS = frozenset(
-    {
-        "BEARERGUARD_PROTECTED_PATHS",
-        "BEARERGUARD_EXEMPT_PATHS",
-        "BEARERGUARD_USER_HOOK",
-        "BEARERGUARD_TOKEN_CACHE_SIZE",
-    }
-)
-
-
-def _paths(value: Any, name: str) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, (list, tuple)):
-        raise ValueError(f"{name} must be a list of path prefixes")
-    out = []
-    for item in items:
-        if not isinstance(item, str) or not item.strip().startswith("/"):
-            raise ValueError(f"{name}: path prefixes must be strings starting with '/'")
-        out.append(item.strip())
-    return tuple(out)
+ADAPTER_SETTINGS = frozenset({"BEARERGUARD_USER_HOOK"})
+#: What ``BEARERGUARD_PROTECTED_PATHS`` protects when it is not set: nothing (the
+#: decorators and DRF permissions say which views need a token).
+DEFAULT_PROTECTED_PATHS: tuple[str, ...] = ()
 
 
 class Conf:
     """Typed, lazy access to the ``BEARERGUARD_*`` Django settings."""
-
-    @property
-    def BEARERGUARD_PROTECTED_PATHS(self) -> tuple[str, ...]:
-        """Path prefixes that need a token (segment-wise: ``/api`` covers ``/api/x``)."""
-        value = getattr(settings, "BEARERGUARD_PROTECTED_PATHS", ())
-        return _paths(value, "BEARERGUARD_PROTECTED_PATHS")
-
-    @property
-    def BEARERGUARD_EXEMPT_PATHS(self) -> tuple[str, ...]:
-        """Path prefixes passed through without looking at credentials."""
-        return _paths(getattr(settings, "BEARERGUARD_EXEMPT_PATHS", ()), "BEARERGUARD_EXEMPT_PATHS")
 
     @property
     def BEARERGUARD_USER_HOOK(self) -> Callable[..., Any] | None:
@@ -77,20 +48,11 @@ class Conf:
         return value  # type: ignore[no-any-return]
 
     @property
-    def BEARERGUARD_TOKEN_CACHE_SIZE(self) -> int:
-        """How many verified tokens the verifier remembers (0 disables the cache)."""
-        value = getattr(settings, "BEARERGUARD_TOKEN_CACHE_SIZE", 1024)
-        try:
-            size = int(value)
-        except (TypeError, ValueError):
-            size = -1
-        if isinstance(value, bool) or size < 0:
-            raise ValueError("BEARERGUARD_TOKEN_CACHE_SIZE must be a non-negative integer")
-        return size
-
-    @property
     def core_settings(self) -> dict[str, Any]:
-        """Every other ``BEARERGUARD_*`` setting, for :meth:`Settings.from_mapping`."""
+        """Every other ``BEARERGUARD_*`` setting, for :meth:`Settings.from_mapping`.
+
+        The path settings and ``BEARERGUARD_TOKEN_CACHE_SIZE`` are core settings too.
+        """
         return {
             name: getattr(settings, name)
             for name in dir(settings)
@@ -115,12 +77,10 @@ _configured: list[Configured] = []  # zero or one item, replaced as a whole
 
 def _build() -> Configured:
     try:
-        verifier = Verifier(
-            Settings.from_mapping(conf.core_settings),
-            token_cache_size=conf.BEARERGUARD_TOKEN_CACHE_SIZE,
-        )
-        rules = PathRules(conf.BEARERGUARD_PROTECTED_PATHS, conf.BEARERGUARD_EXEMPT_PATHS)
+        core = Settings.from_mapping(conf.core_settings)
+        rules = PathRules(core.protected_paths or DEFAULT_PROTECTED_PATHS, core.exempt_paths)
         hook = conf.BEARERGUARD_USER_HOOK
+        verifier = Verifier(core)  # its token cache holds BEARERGUARD_TOKEN_CACHE_SIZE tokens
     except ValueError as exc:
         raise ImproperlyConfigured(f"bearerguard: {exc}") from exc
     return Configured(verifier, rules, hook)

@@ -10,9 +10,10 @@ they raise ``ImproperlyConfigured``.
 
 Decorated views are exempt from Django's CSRF check, as DRF's views are: they
 run only for a request carrying a valid bearer token, which a browser never
-attaches on its own, and a session cannot stand in for it (see the middleware's
-one-identity rule). Views guarded only by ``BEARERGUARD_PROTECTED_PATHS`` keep
-Django's CSRF check; mark them ``@csrf_exempt`` for unsafe methods.
+attaches on its own, and a session cannot stand in for it: a signed-in session
+with a token for another user answers 400 ``multiple_credentials`` (see the
+middleware's one-identity rule). Refusals are rendered by the verifier, with
+``BEARERGUARD_REALM``.
 
 Example::
 
@@ -31,11 +32,11 @@ from asgiref.sync import iscoroutinefunction
 from django.http import HttpResponse
 from django.views import View
 
-from bearerguard.adapters.django._http import render
+from bearerguard.adapters.django._http import CONFLICT, response
 from bearerguard.adapters.django.conf import get_verifier
 from bearerguard.adapters.django.middleware import get_access_token
-from bearerguard.errors import BearerError
-from bearerguard.requirements import ClaimEquals, ClaimIncludes, Requirements
+from bearerguard.errors import BearerError, InvalidRequest, MissingToken
+from bearerguard.requirements import Requirements
 
 __all__ = ["require_claim", "require_scopes", "require_token"]
 
@@ -43,17 +44,19 @@ _V = TypeVar("_V", bound=Callable[..., Any])
 _UNSET: Any = object()
 
 
-def _refusal(args: tuple[Any, ...], requirements: Requirements) -> HttpResponse | None:
+def _refusal(args: tuple[Any, ...], requirements: Requirements | None) -> HttpResponse | None:
     # A method's first argument is the view instance, the request follows it.
     request = args[1] if args and isinstance(args[0], View) else args[0]
-    token = get_access_token(request)
-    verifier = get_verifier()
+    token = get_access_token(request)  # the middleware verified it (or refused the request)
     try:
+        if getattr(request, CONFLICT, False):
+            raise InvalidRequest("multiple_credentials")  # a session and another user's token
         if token is None:
-            raise verifier.missing()  # RFC 6750 §3.1: no error code without credentials
-        verifier.authorize(token, requirements)
+            raise MissingToken()  # RFC 6750 §3.1: no error code without credentials
+        if requirements is not None:
+            requirements.check(token)
     except BearerError as err:
-        return render(err)
+        return response(get_verifier().render(err, requirements))
     return None
 
 
@@ -71,7 +74,7 @@ async def _awaitable(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def _decorator(requirements: Requirements) -> Callable[[_V], _V]:
+def _decorator(requirements: Requirements | None) -> Callable[[_V], _V]:
     def decorate(view: _V) -> _V:
         if isinstance(view, type):
             if not issubclass(view, View):
@@ -112,7 +115,7 @@ def require_token(view: _V | None = None, /) -> _V | Callable[[_V], _V]:
 
     Use as ``@require_token`` or ``@require_token()``.
     """
-    decorate: Callable[[_V], _V] = _decorator(Requirements())
+    decorate: Callable[[_V], _V] = _decorator(None)
     return decorate if view is None else decorate(view)
 
 
@@ -135,7 +138,5 @@ def require_claim(name: str, *, equals: Any = _UNSET, includes: Any = _UNSET) ->
     Give exactly one of ``equals`` / ``includes`` (else ``TypeError``). A token
     failing it gets 403 ``insufficient_scope`` (reason ``claim_requirement_failed``).
     """
-    if (equals is _UNSET) == (includes is _UNSET):
-        raise TypeError("require_claim needs exactly one of equals= or includes=")
-    check = ClaimEquals(name, equals) if includes is _UNSET else ClaimIncludes(name, includes)
-    return _decorator(Requirements(claims=[check]))
+    given = {k: v for k, v in (("equals", equals), ("includes", includes)) if v is not _UNSET}
+    return _decorator(Requirements.claim(name, **given))

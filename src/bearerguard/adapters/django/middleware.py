@@ -2,24 +2,36 @@
 
 Rules, all from Django settings (see :mod:`bearerguard.adapters.django.conf`):
 
-* A token that is sent is verified on every path except ``BEARERGUARD_EXEMPT_PATHS``;
-  a malformed request answers 400, an invalid token 401 ``invalid_token``, a key
-  outage 503. It is never silently ignored.
+* Optional authentication, the one rule of every bearerguard adapter: a token that
+  is sent is verified on every path except ``BEARERGUARD_EXEMPT_PATHS``, and a bad
+  one is refused (400 malformed request, 401 ``invalid_token``, 503 key outage) even
+  where no token is needed: a client that sends credentials means to be
+  authenticated, and answering 200 to an expired token would hide its bug. Requests
+  without credentials go on, unless the path needs a token.
 * Paths under ``BEARERGUARD_PROTECTED_PATHS`` need a token (401 with a bare
-  challenge without one, RFC 6750 §3.1). Elsewhere the token is optional and the
-  decorators (``require_token``, ``require_scopes``, ``require_claim``) enforce.
-* Exempt paths (health checks, webhooks) are passed on untouched.
+  challenge without one, RFC 6750 §3.1). Elsewhere the decorators
+  (``require_token``, ``require_scopes``, ``require_claim``) and DRF permissions
+  say which views need one. Exempt paths (health checks, webhooks) are passed on
+  untouched; list a path there to keep bearerguard away from it entirely.
 * ``request.access_token`` is the :class:`~bearerguard.AccessToken` or ``None``;
   ``request.user`` becomes a :class:`~bearerguard.adapters.django.users.TokenUser`,
-  or what ``BEARERGUARD_USER_HOOK(request, token)`` returns.
+  or what ``BEARERGUARD_USER_HOOK(request, token)`` returns (it may raise a
+  :class:`~bearerguard.BearerError` to refuse, rendered with ``BEARERGUARD_REALM``).
+* A request authenticated by its bearer token alone (no signed-in session) carries
+  no ambient credential, so it is exempt from Django's CSRF check, as DRF exempts
+  every request it does not authenticate by session. A session-authenticated
+  request never is.
 
 One request, one identity: when ``request.user`` is already authenticated (by a
 session, or an earlier middleware) and a valid bearer token arrives, the token
-is accepted only if it resolves, through ``BEARERGUARD_USER_HOOK``, to that same
-user (``==``); ``request.user`` then stays as it is. Otherwise the request is
-refused with 400 ``invalid_request`` (reason ``multiple_credentials``): the
-token never replaces a signed-in user, and a view never runs with two identities.
-Place this middleware after ``AuthenticationMiddleware`` (check ``bearerguard.W001``).
+counts only if it resolves, through ``BEARERGUARD_USER_HOOK``, to that same user
+(``==``); ``request.user`` then stays as it is. Otherwise, where the token is used
+to authenticate (a protected path, a decorated view, a DRF view authenticating
+with ``BearerTokenAuthentication``) the request is refused with 400
+``invalid_request`` (reason ``multiple_credentials``); on any other path (the
+admin, session-based pages) the session user stays and the token is not attached.
+The token never replaces a signed-in user. Place this middleware after
+``AuthenticationMiddleware`` (check ``bearerguard.W001``).
 """
 
 from __future__ import annotations
@@ -30,16 +42,17 @@ from typing import TYPE_CHECKING, Any, cast
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.core.exceptions import ImproperlyConfigured
 
-from bearerguard.adapters.django._http import authenticate, credentials, render
-from bearerguard.adapters.django.conf import Configured, configured
+from bearerguard.adapters.django._http import CONFLICT, decide, decide_async, response, signed_in
+from bearerguard.adapters.django.conf import configured
 from bearerguard.adapters.django.users import aresolve_user, resolve_user
 from bearerguard.errors import BearerError, InvalidRequest
-from bearerguard.middleware._common import longest_prefix, normalize_path
 from bearerguard.tokens import AccessToken
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
     from django.http.response import HttpResponseBase
+
+    from bearerguard.pipeline import Decision
 
 __all__ = ["ATTRIBUTE", "BearerAuthMiddleware", "get_access_token"]
 
@@ -67,33 +80,36 @@ def get_access_token(request: HttpRequest | Any) -> AccessToken | None:
     return token if isinstance(token, AccessToken) else None
 
 
-def _exempt(config: Configured, path: str) -> bool:
-    rules = config.rules
-    if not rules.exempt or rules.protects(path):
-        return False
-    # Both spellings must be exempt, so "/health/../api" cannot slip through.
-    return all(longest_prefix(p, rules.exempt) is not None for p in (path, normalize_path(path)))
+def _settle(
+    request: HttpRequest, token: AccessToken, user: Any, session_user: Any, protected: bool
+) -> BearerError | None:
+    """Attach the token and its user, or the refusal for two identities on a protected path."""
+    if session_user is not None and (user is None or session_user != user):
+        if protected:
+            return InvalidRequest("multiple_credentials")
+        # Not used to authenticate here: the session user stays, the token is not
+        # attached, and a view that authenticates by token answers 400.
+        setattr(request, CONFLICT, True)
+        return None
+    if session_user is None:
+        if user is not None:
 
+            async def auser() -> Any:
+                return user
 
-def _signed_in(request: HttpRequest) -> Any:
-    user = getattr(request, "user", None)
-    return user if user is not None and user.is_authenticated else None
-
-
-def _attach(
-    request: HttpRequest, config: Configured, token: AccessToken, user: Any, signed_in: Any
-) -> None:
-    if signed_in is not None:
-        if user is None or not signed_in == user:
-            raise InvalidRequest("multiple_credentials", realm=config.verifier.realm)
-    elif user is not None:
-
-        async def auser() -> Any:
-            return user
-
-        request.user = user
-        request.auser = auser  # type: ignore[attr-defined,method-assign,unused-ignore]
+            request.user = user
+            request.auser = auser  # type: ignore[attr-defined,method-assign,unused-ignore]
+        # A bearer token is no ambient credential: no CSRF check (as DRF does for
+        # every request not authenticated by session). Never for a session user.
+        request._dont_enforce_csrf_checks = True  # type: ignore[attr-defined]
     setattr(request, ATTRIBUTE, token)
+    return None
+
+
+def _finish(decision: Decision, response: HttpResponseBase) -> HttpResponseBase:
+    for name, value in decision.headers:
+        response[name] = value
+    return response
 
 
 class BearerAuthMiddleware:
@@ -129,33 +145,44 @@ class BearerAuthMiddleware:
             return self.__acall__(request)
         setattr(request, ATTRIBUTE, None)
         config = configured()
-        if not _exempt(config, request.path_info):
-            verifier = config.verifier
+        protected, exempt, requirements = config.rules.match(request.path_info)
+        if exempt:
+            return cast("HttpResponseBase", self.get_response(request))
+        verifier = config.verifier
+        decision = decide(request, verifier, requirements=requirements, required=protected)
+        if decision.refused:
+            return response(decision.response())
+        if decision.token is not None:
             try:
-                token = authenticate(request, verifier)
-                if token is not None:
-                    user = resolve_user(request, token)
-                    _attach(request, config, token, user, _signed_in(request))
-                elif config.rules.protects(request.path_info):
-                    raise verifier.missing()  # RFC 6750 §3.1: bare challenge
-            except BearerError as err:
-                return render(err)
-        return self.get_response(request)
+                user = resolve_user(request, decision.token)
+                refusal = _settle(request, decision.token, user, signed_in(request), protected)
+            except BearerError as err:  # the user hook refused
+                refusal = err
+            if refusal is not None:
+                return response(verifier.render(refusal, requirements))
+        return _finish(decision, cast("HttpResponseBase", self.get_response(request)))
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         setattr(request, ATTRIBUTE, None)
         config = configured()
-        if not _exempt(config, request.path_info):
-            verifier = config.verifier
+        protected, exempt, requirements = config.rules.match(request.path_info)
+        if exempt:
+            return await cast("Awaitable[HttpResponseBase]", self.get_response(request))
+        verifier = config.verifier
+        # A key refresh is awaited, never blocking the event loop.
+        decision = await decide_async(
+            request, verifier, requirements=requirements, required=protected
+        )
+        if decision.refused:
+            return response(decision.response())
+        if decision.token is not None:
             try:
-                # A key refresh is awaited, never blocking the event loop.
-                token = await verifier.authenticate_async(**credentials(request, verifier))
-                if token is not None:
-                    user = await aresolve_user(request, token)
-                    signed_in = await sync_to_async(_signed_in)(request)  # may query the DB
-                    _attach(request, config, token, user, signed_in)
-                elif config.rules.protects(request.path_info):
-                    raise verifier.missing()
-            except BearerError as err:
-                return render(err)
-        return await cast("Awaitable[HttpResponseBase]", self.get_response(request))
+                user = await aresolve_user(request, decision.token)
+                session_user = await sync_to_async(signed_in)(request)  # may query the DB
+                refusal = _settle(request, decision.token, user, session_user, protected)
+            except BearerError as err:  # the user hook refused
+                refusal = err
+            if refusal is not None:
+                return response(verifier.render(refusal, requirements))
+        response_ = await cast("Awaitable[HttpResponseBase]", self.get_response(request))
+        return _finish(decision, response_)

@@ -21,27 +21,44 @@ or ``permission_classes = [scopes_required("read:messages", any_of=())]`` and
 :class:`~bearerguard.AccessToken`, ``request.user`` a ``TokenUser`` (or the
 ``BEARERGUARD_USER_HOOK``'s user). List ``BearerTokenAuthentication`` before
 ``SessionAuthentication``: DRF keeps the first authenticator that succeeds.
-Without the handler DRF still answers with our status, challenge and body when
-it negotiates JSON, but without ``Cache-Control: no-store``.
+With the handler, every authentication refusal on a view using
+``BearerTokenAuthentication`` (DRF's own ``NotAuthenticated`` from ``IsAuthenticated``
+included) answers with the documented body and the verifier's challenge. Without it
+DRF still answers our own refusals with our status, challenge and body when it
+negotiates JSON, but without ``Cache-Control: no-store``.
+
+This module imports in any order relative to ``rest_framework`` (isort puts
+``bearerguard`` first): it never imports ``rest_framework.views`` at import time,
+whose ``APIView`` reads ``DEFAULT_AUTHENTICATION_CLASSES`` and so imports this
+module back. With drf-spectacular installed, ``BearerTokenAuthentication`` is
+described as an HTTP bearer security scheme
+(:mod:`bearerguard.adapters.django.spectacular`).
+
+Longer than the 200-line adapter guide: it is the one module a DRF project imports
+(authentication, permissions, exception handler), and half of it is documentation.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import TYPE_CHECKING, Any
 
-from django.http import HttpResponse
-from rest_framework import exceptions, views
+from django.apps import apps
+from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
-from rest_framework.request import Request
 
-from bearerguard.adapters.django._http import credentials, render
+from bearerguard.adapters.django._http import CONFLICT, decide, response, signed_in
 from bearerguard.adapters.django.conf import get_verifier
 from bearerguard.adapters.django.middleware import ATTRIBUTE
 from bearerguard.adapters.django.users import resolve_user
-from bearerguard.errors import BearerError, KeysUnavailable
-from bearerguard.requirements import ClaimCheck, ClaimEquals, ClaimIncludes, Requirements
+from bearerguard.errors import BearerError, InvalidRequest, MissingToken
+from bearerguard.requirements import ClaimCheck, Requirements
 from bearerguard.tokens import AccessToken
+
+if TYPE_CHECKING:
+    from django.http import HttpResponse
+    from rest_framework.request import Request
 
 __all__ = [
     "BearerAPIException",
@@ -51,33 +68,65 @@ __all__ = [
     "IsBearerAuthenticated",
     "claim_required",
     "exception_handler",
+    "register_openapi_extension",
     "scopes_required",
 ]
 
+Rendered = tuple[int, list[tuple[str, str]], bytes]
+
 
 class BearerAPIException(exceptions.APIException):
-    """A bearerguard refusal travelling through DRF; ``bearer_error`` is the core's error."""
+    """A bearerguard refusal travelling through DRF.
 
-    def __init__(self, error: BearerError) -> None:
+    Args:
+        error: the core's :class:`~bearerguard.BearerError` (``bearer_error``).
+        rendered: its ``(status, headers, body)`` as the verifier renders it (with
+            ``BEARERGUARD_REALM``); rendered by the configured verifier when omitted.
+    """
+
+    def __init__(self, error: BearerError, rendered: Rendered | None = None) -> None:
         super().__init__()
         self.bearer_error = error
-        self.status_code = error.status_code
-        # Set after __init__ so that a JSON null stays null (DRF would stringify it).
-        self.detail = error.body_dict()  # type: ignore[assignment]
+        self.rendered = rendered if rendered is not None else get_verifier().render(error)
+        status, headers, body = self.rendered
+        self.status_code = status
+        # Set after __init__ so that DRF does not stringify the values.
+        self.detail = json.loads(body)
+        header = dict(headers)
         # DRF's own handler copies these into WWW-Authenticate and Retry-After.
-        self.auth_header = error.www_authenticate
-        if isinstance(error, KeysUnavailable):
-            self.wait = error.retry_after
+        self.auth_header = header.get("WWW-Authenticate")
+        if "Retry-After" in header:
+            self.wait = int(header["Retry-After"])
+
+
+def _uses_bearer(context: dict[str, Any]) -> bool:
+    request = context.get("request")
+    authenticators = getattr(request, "authenticators", None) or ()
+    return any(isinstance(a, BearerTokenAuthentication) for a in authenticators)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse | None:
-    """DRF ``EXCEPTION_HANDLER``: bearer refusals exactly as the core renders them.
+    """DRF ``EXCEPTION_HANDLER``: bearer refusals exactly as the verifier renders them.
 
-    Anything else goes to DRF's default handler.
+    On a view authenticating with :class:`BearerTokenAuthentication`, DRF's own
+    ``NotAuthenticated`` (``IsAuthenticated`` without credentials) and any other
+    class's ``AuthenticationFailed`` answer as "no bearer credentials": 401 with the
+    bare challenge and reason ``missing_token`` (RFC 6750 §3.1). Anything else goes
+    to DRF's default handler.
     """
     if isinstance(exc, BearerAPIException):
-        return render(exc.bearer_error)
-    return views.exception_handler(exc, context)
+        return response(exc.rendered)
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed) and (
+        _uses_bearer(context)
+    ):
+        return response(get_verifier().render(MissingToken()))
+    from rest_framework.views import exception_handler as default_handler  # see module doc
+
+    return default_handler(exc, context)
+
+
+def _refuse(err: BearerError, requirements: Requirements | None = None) -> BearerAPIException:
+    return BearerAPIException(err, get_verifier().render(err, requirements))
 
 
 class BearerTokenAuthentication(BaseAuthentication):
@@ -92,40 +141,52 @@ class BearerTokenAuthentication(BaseAuthentication):
                 return Response({"sub": request.auth.subject})
 
     Returns ``(user, AccessToken)``, or ``None`` without credentials; raises
-    :class:`BearerAPIException` (400/401/503) for a bad request or token. When
-    ``BearerAuthMiddleware`` already ran, its result is reused.
+    :class:`BearerAPIException` (400/401/503) for a bad request or token, and 400
+    ``multiple_credentials`` when a signed-in session user is not the token's user.
+    When ``BearerAuthMiddleware`` already ran, its result is reused.
     """
 
     def authenticate(self, request: Request) -> tuple[Any, AccessToken] | None:
         django_request = request._request
         if hasattr(django_request, ATTRIBUTE):  # the middleware verified it already
+            if getattr(django_request, CONFLICT, False):
+                raise _refuse(InvalidRequest("multiple_credentials"))
             token = getattr(django_request, ATTRIBUTE)
             if not isinstance(token, AccessToken):
                 return None
             return getattr(django_request, "user", None), token
-        verifier = get_verifier()
+        decision = decide(django_request, get_verifier())
+        if decision.error is not None:
+            raise BearerAPIException(decision.error, decision.response())
+        token = decision.token
+        if token is None:
+            return None
         try:
-            token = verifier.authenticate(**credentials(django_request, verifier))
-            if token is None:
-                return None
-            return resolve_user(django_request, token), token
+            user = resolve_user(django_request, token)
+            session_user = signed_in(django_request)
+            if session_user is not None:
+                if user is None or session_user != user:  # one request, one identity
+                    raise InvalidRequest("multiple_credentials")
+                user = session_user
         except BearerError as err:
-            raise BearerAPIException(err) from None
+            raise _refuse(err) from None
+        return user, token
 
     def authenticate_header(self, request: Request) -> str:
         """The bare challenge, so DRF answers unauthenticated requests 401 (RFC 6750 §3)."""
-        return str(get_verifier().missing().www_authenticate)
+        _, headers, _ = get_verifier().render(MissingToken())
+        return dict(headers).get("WWW-Authenticate", "Bearer")
 
 
-def _authorize(request: Request, requirements: Requirements) -> bool:
-    verifier = get_verifier()
+def _authorize(request: Request, requirements: Requirements | None) -> bool:
     token = request.auth
     try:
         if not isinstance(token, AccessToken):
-            raise verifier.missing()
-        verifier.authorize(token, requirements)
+            raise MissingToken()  # RFC 6750 §3.1: bare challenge
+        if requirements is not None:
+            requirements.check(token)
     except BearerError as err:
-        raise BearerAPIException(err) from None
+        raise _refuse(err, requirements) from None
     return True
 
 
@@ -133,7 +194,7 @@ class IsBearerAuthenticated(BasePermission):
     """A valid bearer token is needed (401 with a bare challenge and our body)."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return _authorize(request, Requirements())
+        return _authorize(request, None)
 
 
 class HasScopes(BasePermission):
@@ -180,13 +241,28 @@ def claim_required(name: str, *, equals: Any = ..., includes: Any = ...) -> type
 
     Give exactly one of them, else ``TypeError``.
     """
-    if (equals is ...) == (includes is ...):
-        raise TypeError("claim_required needs exactly one of equals= or includes=")
-    check = ClaimEquals(name, equals) if includes is ... else ClaimIncludes(name, includes)
-    requirements = Requirements(claims=[check])
+    given = {k: v for k, v in (("equals", equals), ("includes", includes)) if v is not ...}
+    requirements = Requirements.claim(name, **given)
 
     class ClaimRequirement(BasePermission):
         def has_permission(self, request: Request, view: Any) -> bool:
             return _authorize(request, requirements)
 
     return ClaimRequirement
+
+
+def register_openapi_extension() -> bool:
+    """Describe :class:`BearerTokenAuthentication` to drf-spectacular, when it is installed.
+
+    Returns whether drf-spectacular is importable. Called once the app registry is
+    ready (here, or from the app's ``ready()``): drf-spectacular imports DRF's views.
+    """
+    try:
+        from bearerguard.adapters.django import spectacular  # noqa: F401
+    except ImportError:  # drf-spectacular is not installed
+        return False
+    return True
+
+
+if apps.ready:  # imported by a view or URL module: drf-spectacular may be imported now
+    register_openapi_extension()

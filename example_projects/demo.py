@@ -1,6 +1,6 @@
 """``make demo``: the dev issuer and every example project, walked through with real HTTP.
 
-Run from a source checkout: ``python -m bearerguard.testing.demo``. It starts
+Run from a source checkout: ``python -m example_projects.demo``. It starts
 ``bearerguard dev-issuer`` and each project in ``example_projects/`` with its documented
 command on free local ports, tells the story of one API call at a time, checks every answer
 against the RFC 6750 contract, stops everything it started and exits non-zero on a mismatch.
@@ -25,7 +25,8 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 import bearerguard
-from bearerguard.errors import BearerError, InsufficientScope, InvalidToken, MissingToken
+from bearerguard.dpop import DEFAULT_ALGORITHMS
+from bearerguard.errors import BearerError, InsufficientScope, InvalidToken, MissingToken, Responses
 from bearerguard.testing.cli import request_token
 
 HOST = "127.0.0.1"
@@ -40,11 +41,14 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "fastapi_api": ("uvicorn", "app:app", "--host", "{host}", "--port", "{port}"),
 }
 
+#: How the example projects answer with the default settings (both schemes offered).
+DEFAULT_RESPONSES = Responses("api", dpop="allowed", dpop_algs=DEFAULT_ALGORITHMS)
+
 
 def examples_dir() -> Path:
     """``example_projects/`` of the checkout this module sits in (editable install),
     else of the current directory (an installed wheel run from a checkout, as in tox)."""
-    beside = Path(__file__).resolve().parents[3] / "example_projects"
+    beside = Path(__file__).resolve().parent
     return beside if beside.is_dir() else Path.cwd() / "example_projects"
 
 
@@ -206,7 +210,7 @@ def expected(step: Step, answer: Answer) -> list[str]:
     wrong = []
     if answer.status != step.status:
         wrong.append(f"status {answer.status}, expected {step.status}")
-    challenge = step.refusal.www_authenticate if step.refusal else None
+    challenge = DEFAULT_RESPONSES.challenge(step.refusal) if step.refusal else None
     if answer.www_authenticate != challenge:
         wrong.append(f"WWW-Authenticate {answer.www_authenticate!r}, expected {challenge!r}")
     if step.refusal is not None and answer.body != step.refusal.body_dict():
@@ -291,7 +295,7 @@ def walk(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo; 0 when every answer matched the story."""
-    parser = argparse.ArgumentParser(prog="python -m bearerguard.testing.demo")
+    parser = argparse.ArgumentParser(prog="python -m example_projects.demo")
     parser.add_argument("--projects", default=",".join(COMMANDS), help="comma-separated")
     args = parser.parse_args(argv)
     names = [n for n in args.projects.split(",") if n]

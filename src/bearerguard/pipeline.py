@@ -1,0 +1,225 @@
+"""The request pipeline: the facts of one HTTP request in, a :class:`Decision` out.
+
+Adapters read what a request cheaply offers (the ``Authorization`` values, the
+``access_token`` query and form values, the method and URL) and hand them to
+:meth:`Verifier.decide <bearerguard.Verifier.decide>` (or ``decide_async``, which never
+blocks an event loop on a key fetch). Every rule is applied here, once:
+
+1. extraction (RFC 6750 §2, :mod:`bearerguard.extract`): no credentials, a token, or 400;
+2. verification (:meth:`Verifier.verify`): the token, or 401 / 503;
+3. the route's requirements (:class:`~bearerguard.Requirements`): 403;
+4. a request without credentials on a route that needs them: 401, bare challenge.
+
+The decision carries the accepted :class:`~bearerguard.AccessToken` (``None`` for an
+anonymous request that may go on) or the refusal, rendered by :meth:`Decision.response`
+with the verifier's realm and challenge parameters. Sans-I/O: no request object, no
+framework; the only I/O is the key source's fetch, awaited on the async path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from bearerguard.errors import BEARER, DPOP, BearerError, MissingToken
+from bearerguard.extract import B64TOKEN
+from bearerguard.requirements import Requirements
+from bearerguard.tokens import AccessToken
+
+if TYPE_CHECKING:
+    from bearerguard.verifier import Verifier
+
+__all__ = ["Decision", "decide", "decide_async"]
+
+Authorization = str | Sequence[str] | None
+
+
+class Decision:
+    """What to do with one request.
+
+    Attributes:
+        token: the accepted :class:`~bearerguard.AccessToken`, or ``None`` (no
+            credentials on a route that allows that, or a refusal).
+        error: the refusal (a :class:`~bearerguard.BearerError`), or ``None``.
+        headers: headers to add to the app's response when the request goes on.
+    """
+
+    __slots__ = ("_requirements", "_verifier", "error", "headers", "token")
+
+    def __init__(
+        self,
+        token: AccessToken | None = None,
+        error: BearerError | None = None,
+        verifier: Verifier | None = None,
+        requirements: Requirements | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        self.token, self.error, self.headers = token, error, headers
+        self._verifier, self._requirements = verifier, requirements
+
+    @property
+    def refused(self) -> bool:
+        """True when the request must be answered with :meth:`response`."""
+        return self.error is not None
+
+    def response(self) -> tuple[int, list[tuple[str, str]], bytes]:
+        """The refusal as (status, headers, body). Raises ``ValueError`` for an acceptance."""
+        if self.error is None:
+            raise ValueError("an accepted request has no refusal to render")
+        verifier = self._verifier
+        if verifier is None:
+            from bearerguard.errors import error_response
+
+            return error_response(self.error)
+        return verifier.render(self.error, self._requirements)
+
+    def __repr__(self) -> str:
+        if self.error is not None:
+            return f"<Decision refused {self.error.status_code} {self.error.reason}>"
+        return f"<Decision accepted {self.token!r}>"
+
+
+_ANONYMOUS = Decision()
+
+
+def _lone_bearer(authorization: Authorization, query: object, form: object) -> str | None:
+    """The token of the usual request — one ``Bearer <token>`` header, nothing else — or None.
+
+    A token that verifies is three base64url segments, so a b64token: neither a cache
+    hit nor a successful verification needs the syntax check; only a failure does.
+    """
+    if query or form:
+        return None
+    if type(authorization) is not str:
+        if not authorization or len(authorization) != 1:
+            return None
+        authorization = authorization[0]
+        if type(authorization) is not str:
+            return None
+    if authorization[:7] != "Bearer ":
+        return None
+    return authorization[7:]
+
+
+def _conclude(
+    token: AccessToken | None,
+    requirements: Requirements | None,
+    required: bool,
+    headers: tuple[tuple[str, str], ...] = (),
+) -> Decision:
+    if token is None:
+        if required:
+            raise MissingToken()  # RFC 6750 §3.1: no error code without credentials
+        return _ANONYMOUS
+    if requirements is not None:
+        requirements.check(token)
+    return Decision(token, headers=headers)
+
+
+def decide(
+    self: Verifier,
+    authorization: Authorization = None,
+    *,
+    method: str = "GET",
+    url: str | Callable[[], str] | None = None,
+    dpop: Sequence[str] | None = None,
+    query: Sequence[str] | None = None,
+    form: Sequence[str] | None = None,
+    requirements: Requirements | None = None,
+    required: bool = False,
+) -> Decision:
+    """Decide one request (see :mod:`bearerguard.pipeline`).
+
+    Args:
+        authorization: every ``Authorization`` value as the server hands them over
+            (one string, possibly comma-joined by a WSGI server, or a list).
+        method: the request method. url: the request URL as the framework reports it
+            (or a callable returning it, read only when a DPoP proof must match it).
+        dpop: every ``DPoP`` header value (RFC 9449 §4.1).
+        query: the ``access_token`` query values (pass them even when the query
+            location is off: a token sent in the header and the URL is a 400).
+        form: the ``access_token`` form-body values, when the form location is on.
+        requirements: what the route needs from a valid token.
+        required: whether the route needs credentials at all (401 without them).
+    """
+    scheme = BEARER
+    lone = _lone_bearer(authorization, query, form)
+    try:
+        if lone is not None:
+            hit = self.tokens.get(lone)
+            if hit is not None and not hit.bound and self.binding.bearer_allowed:
+                if requirements is None or requirements.met_by(hit):
+                    return Decision(hit)  # the usual request: one dictionary lookup
+                return _conclude(hit, requirements, required)
+            raw: str | None = lone
+            try:
+                token = hit if hit is not None else self.verify(lone)
+            except BearerError:
+                if B64TOKEN.fullmatch(lone) is not None:
+                    raise
+                raw = None  # not a b64token: the full extraction gives the request's 400
+        else:
+            raw = None
+        if raw is None:
+            found = self.credentials(authorization, query=query, form=form)
+            if found is None:
+                return _conclude(None, requirements, required)
+            scheme, raw = found
+            token = self.verify(raw)
+        if scheme == DPOP:
+            headers = self.binding.check_dpop(token, raw, dpop or (), method, url)
+            return _conclude(token, requirements, required, headers)
+        self.binding.check_bearer(token)
+        return _conclude(token, requirements, required)
+    except BearerError as err:
+        if scheme == DPOP and err.scheme == BEARER:
+            err.scheme = DPOP
+        return Decision(None, err, self, requirements)
+
+
+async def decide_async(
+    self: Verifier,
+    authorization: Authorization = None,
+    *,
+    method: str = "GET",
+    url: str | Callable[[], str] | None = None,
+    dpop: Sequence[str] | None = None,
+    query: Sequence[str] | None = None,
+    form: Sequence[str] | None = None,
+    requirements: Requirements | None = None,
+    required: bool = False,
+) -> Decision:
+    """As :func:`decide`; key fetches and store calls are awaited, never blocking the loop."""
+    scheme = BEARER
+    lone = _lone_bearer(authorization, query, form)
+    try:
+        if lone is not None:
+            hit = self.tokens.get(lone)
+            if hit is not None and not hit.bound and self.binding.bearer_allowed:
+                if requirements is None or requirements.met_by(hit):
+                    return Decision(hit)  # the usual request: one dictionary lookup
+                return _conclude(hit, requirements, required)
+            raw: str | None = lone
+            try:
+                token = hit if hit is not None else await self.verify_async(lone)
+            except BearerError:
+                if B64TOKEN.fullmatch(lone) is not None:
+                    raise
+                raw = None  # not a b64token: the full extraction gives the request's 400
+        else:
+            raw = None
+        if raw is None:
+            found = self.credentials(authorization, query=query, form=form)
+            if found is None:
+                return _conclude(None, requirements, required)
+            scheme, raw = found
+            token = await self.verify_async(raw)
+        if scheme == DPOP:
+            headers = await self.binding.check_dpop_async(token, raw, dpop or (), method, url)
+            return _conclude(token, requirements, required, headers)
+        self.binding.check_bearer(token)
+        return _conclude(token, requirements, required)
+    except BearerError as err:
+        if scheme == DPOP and err.scheme == BEARER:
+            err.scheme = DPOP
+        return Decision(None, err, self, requirements)
