@@ -6,12 +6,12 @@ STAMP  := $(VENV)/.installed-stamp
 # tox finds the other CPython versions (3.10, 3.12, 3.13) that pyenv keeps off PATH
 PYENV_BINS := $(shell ls -d $$HOME/.pyenv/versions/3.1[0-3]*/bin 2>/dev/null | tr '\n' ':')
 
-.PHONY: test demo matrix lint typing bench bench-http bench-profile loadtest clean
+.PHONY: test demo docs matrix lint typing bench bench-http bench-profile loadtest clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -U "pip>=25.1"
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[all]" --group test --group lint --group typing --group bench
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[all]" --group test --group integrations --group lint --group typing --group bench --group docs
 	# Debian's redis-server for the shared-store tests (root only; never fails the install)
 	command -v redis-server >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; } || true
 	touch $(STAMP)
@@ -30,6 +30,10 @@ test: lint typing
 demo: $(STAMP)
 	$(BIN)/python -m example_projects.demo
 
+# The documentation site (mkdocs.yml, docs/) into site/; --strict: every warning is an error.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 matrix: $(STAMP)
 	$(BIN)/python -m pip install -q --disable-pip-version-check "tox>=4.22"
 	PATH="$(PYENV_BINS)$$PATH" $(BIN)/tox run-parallel -p 2
@@ -47,4 +51,4 @@ loadtest: $(STAMP)
 	$(BIN)/python -m bench.loadtest
 
 clean:
-	rm -rf $(VENV) .tox build dist .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .tox build dist site .mypy_cache .ruff_cache .pytest_cache

@@ -416,7 +416,7 @@ def _token_cache(framework: str, app: Any) -> Any:
         verifier = configured().verifier
     else:
         verifier = importlib.import_module(APP_MODULES[framework]).VERIFIER
-    return verifier._cache
+    return verifier.tokens
 
 
 def run_in_process(

@@ -39,6 +39,8 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "django_api": ("{python}", "manage.py", "runserver", "{host}:{port}", "--noreload"),
     "starlette_api": ("uvicorn", "app:app", "--host", "{host}", "--port", "{port}"),
     "fastapi_api": ("uvicorn", "app:app", "--host", "{host}", "--port", "{port}"),
+    "drf_api": ("{python}", "manage.py", "runserver", "{host}:{port}", "--noreload"),
+    "ninja_api": ("{python}", "manage.py", "runserver", "{host}:{port}", "--noreload"),
 }
 
 #: How the example projects answer with the default settings (both schemes offered).

@@ -27,18 +27,31 @@ def challenge(
     scope: str | None = None,
     *,
     dpop: bool = True,
+    metadata: str | None = None,
+    params: tuple[tuple[str, str], ...] = (),
 ) -> str:
     """The exact ``WWW-Authenticate`` value for realm ``api`` (a Bearer request).
 
     With the default settings both schemes are offered in one header (RFC 9110 §11.6.1):
     the Bearer challenge carries the error, then a bare DPoP challenge (``dpop=False``:
-    ``BEARERGUARD_DPOP=off``).
+    ``BEARERGUARD_DPOP=off``). *scope*: beside the error, or in every challenge of a bare
+    401 (a route whose scopes are known); *params*: more parameters of the error
+    (RFC 9470 ``acr_values``, ``max_age``); *metadata*: the RFC 9728 ``resource_metadata``
+    URL, last in every challenge.
     """
+    meta = f', resource_metadata="{metadata}"' if metadata else ""
+    bare_scope = f'scope="{scope}", ' if scope and error is None else ""
     value = 'Bearer realm="api"'
     if error is not None:
         value += f', error="{error}", error_description="{DESCRIPTIONS[reason or error]}"'
         value += f', scope="{scope}"' if scope else ""
-    return f"{value}, {DPOP_CHALLENGE}" if dpop else value
+        value += "".join(f', {k}="{v}"' for k, v in params)
+    elif scope:
+        value += f', scope="{scope}"'
+    value += meta
+    if not dpop:
+        return value
+    return f'{value}, DPoP {bare_scope}algs="{DPOP_ALGS}"{meta}'
 
 
 def body(error: str | None, reason: str) -> dict[str, Any]:

@@ -25,7 +25,9 @@ app = FastAPI(
     title="bearerguard FastAPI example",
     dependencies=[Security(BearerToken(verifier, optional=True))],
 )
-install_error_handler(app)  # refusals rendered per RFC 6750, not as {"detail": ...}
+# Refusals rendered per RFC 6750 (not as {"detail": ...}); with BEARERGUARD_RESOURCE set,
+# the RFC 9728 metadata document is served too.
+install_error_handler(app, verifier)
 
 BOTH = ["GET", "POST"]
 #: Any valid access token; ``Security(bearer, scopes=[...])`` adds required scopes.
@@ -81,4 +83,14 @@ async def private_tenant(token: Annotated[AccessToken, Depends(needs_acme)]) -> 
 
 @app.api_route("/api/private-roles", methods=BOTH)
 async def private_roles(token: Annotated[AccessToken, Depends(needs_writer)]) -> dict[str, Any]:
+    return describe(token)
+
+
+#: Auth0's multi-factor ``acr`` value (OpenID PAPE): RFC 9470 step-up for this route.
+MULTI_FACTOR = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
+needs_mfa = BearerToken(verifier, acr_values=[MULTI_FACTOR], max_age=600)  # MFA, <= 10 min ago
+
+
+@app.api_route("/api/private-mfa", methods=BOTH)
+async def private_mfa(token: Annotated[AccessToken, Depends(needs_mfa)]) -> dict[str, Any]:
     return describe(token)

@@ -68,3 +68,13 @@ def private_tenant() -> dict[str, Any]:
 @auth.require(claims=[ClaimIncludes("roles", "writer")])
 def private_roles() -> dict[str, Any]:
     return describe(current_token)
+
+
+#: Auth0's multi-factor ``acr`` value (OpenID PAPE): RFC 9470 step-up for this route.
+MULTI_FACTOR = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
+
+
+@app.route("/api/private-mfa", methods=BOTH)
+@auth.require(acr_values=[MULTI_FACTOR], max_age=600)  # signed in with MFA, <= 10 min ago
+def private_mfa() -> dict[str, Any]:
+    return describe(current_token)

@@ -60,6 +60,15 @@ async def private_roles(request: Request) -> JSONResponse:
     return describe(request)
 
 
+#: Auth0's multi-factor ``acr`` value (OpenID PAPE): RFC 9470 step-up for this route.
+MULTI_FACTOR = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
+
+
+@require_scopes(acr_values=[MULTI_FACTOR], max_age=600)  # signed in with MFA, <= 10 min ago
+async def private_mfa(request: Request) -> JSONResponse:
+    return describe(request)
+
+
 BOTH = ["GET", "POST"]
 app = Starlette(
     routes=[
@@ -70,8 +79,10 @@ app = Starlette(
         Route("/api/private-permission", private_permission, methods=BOTH),
         Route("/api/private-tenant", private_tenant, methods=BOTH),
         Route("/api/private-roles", private_roles, methods=BOTH),
+        Route("/api/private-mfa", private_mfa, methods=BOTH),
     ],
     # Authenticates every request (and reads form-body tokens when enabled);
-    # refusals are rendered as RFC 6750 answers, not Starlette's plain 400.
+    # refusals are rendered as RFC 6750 answers, not Starlette's plain 400. With
+    # BEARERGUARD_RESOURCE set it also serves the RFC 9728 metadata document.
     middleware=[bearer_auth_middleware(verifier)],
 )

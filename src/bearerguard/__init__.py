@@ -10,6 +10,7 @@ from bearerguard.discovery import Fetcher, FetchError
 from bearerguard.errors import (
     BearerError,
     InsufficientScope,
+    InsufficientUserAuthentication,
     InvalidRequest,
     InvalidToken,
     KeysUnavailable,
@@ -36,6 +37,7 @@ __all__ = [
     "FetchError",
     "Fetcher",
     "InsufficientScope",
+    "InsufficientUserAuthentication",
     "InvalidRequest",
     "InvalidToken",
     "JWKSKeySource",

@@ -237,6 +237,9 @@ FIELDS: tuple[Field, ...] = (
     F("realm", "api", p.realm, "the `realm` of every challenge"),
     F("scope_claims", ("scope", "scp"), p.strings, "where scopes are read, the first claim "
       "present winning (space-separated string or array; Auth0's `permissions` array)"),
+    F("scope_implications", (), p.scope_implications, "a scope hierarchy: a broad scope "
+      "grants the narrower ones it implies, e.g. `messages:admin>messages:read "
+      "messages:write;files:admin>files:read` (a mapping in Python)", shown="none"),
     F("required_claims", (), p.strings, "claims that must be present besides `exp`"),
     F("token_types", ("at+jwt", "jwt"), p.token_types, "accepted `typ`: `at+jwt` (RFC 9068, "
       "also `application/at+jwt`) and/or `jwt` (which also admits a token without `typ`)"),

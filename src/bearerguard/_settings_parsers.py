@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-from bearerguard.challenge import check_text
+from bearerguard.challenge import SCOPE_TOKEN, check_text
 from bearerguard.extract import LOCATIONS
 from bearerguard.paths import normalize_prefix
 
@@ -227,3 +227,56 @@ def path_prefixes(value: Any) -> tuple[str, ...]:
             raise ValueError(f"must hold path prefixes starting with '/', got {prefix!r}")
         out.append(normalize_prefix(prefix))
     return tuple(out)
+
+
+Implications = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def scope_implications(value: Any) -> Implications:
+    """A scope hierarchy: each broad scope with every scope it implies (transitively).
+
+    In Python a mapping ``{"messages:admin": ["messages:read", "messages:write"]}`` (the
+    implied scopes as a list or a space-separated string). As text (environment, Django or
+    Flask settings given as a string): rules separated by ``;``, each ``broad>narrow
+    narrow…``, e.g. ``messages:admin>messages:read messages:write;files:admin>files:read``
+    (a scope holding ``;`` or ``>`` can only be given in the mapping form). Held as sorted
+    ``(broad, (implied, …))`` pairs, with implications of implications followed.
+    """
+    if value is None or value == "" or value == ():
+        return ()
+    rules: dict[Any, set[Any]] = {}
+    if isinstance(value, str):
+        for rule in value.split(";"):
+            if not rule.strip():
+                continue
+            broad, sep, narrow = rule.partition(">")
+            if not sep or not broad.strip() or not narrow.split():
+                raise ValueError(
+                    f"must hold rules 'broad>narrow narrow…' separated by ';', got {rule.strip()!r}"
+                )
+            rules.setdefault(broad.strip(), set()).update(narrow.split())
+    elif isinstance(value, dict) or hasattr(value, "items"):
+        for broad, narrow in value.items():
+            names = narrow.split() if isinstance(narrow, str) else list(narrow)
+            rules.setdefault(broad, set()).update(names)
+    elif isinstance(value, tuple):  # the normalized form, given back
+        for broad, narrow in value:
+            rules.setdefault(broad, set()).update(narrow)
+    else:
+        raise ValueError("must be a mapping of scope -> implied scopes, or rules as text")
+    for broad, implied in rules.items():
+        for scope in (broad, *implied):
+            if not isinstance(scope, str) or not SCOPE_TOKEN.fullmatch(scope):
+                raise ValueError(f"must hold RFC 6750 scope-tokens (§3), got {scope!r}")
+    closed: dict[str, set[str]] = {}
+    for broad in rules:  # follow implications of implications (cycles are harmless)
+        seen: set[str] = set()
+        todo = list(rules[broad])
+        while todo:
+            scope = todo.pop()
+            if scope not in seen:
+                seen.add(scope)
+                todo.extend(rules.get(scope, ()))
+        seen.discard(broad)
+        closed[broad] = seen
+    return tuple((b, tuple(sorted(n))) for b, n in sorted(closed.items()) if n)

@@ -40,8 +40,8 @@ class SenderConstraint:
         self._settings = settings
         self._clock = clock
         self._lock = threading.Lock()
+        self.store = store if store is not None else open_store(settings.store)
         if self.mode != "off":
-            self.store = store if store is not None else open_store(settings.store)
             self.checker = DPoPChecker(
                 algorithms=self.algorithms,
                 max_age=float(settings.dpop_max_age),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from bearerguard.challenge import render, render_challenge
 
@@ -21,6 +21,7 @@ __all__ = [
     "DESCRIPTIONS",
     "BearerError",
     "InsufficientScope",
+    "InsufficientUserAuthentication",
     "InvalidRequest",
     "InvalidToken",
     "KeysUnavailable",
@@ -69,6 +70,11 @@ DESCRIPTIONS: dict[str, str] = {
     # 403 insufficient_scope
     "insufficient_scope": "The access token lacks a required scope",
     "claim_requirement_failed": "The access token does not meet this resource's requirements",
+    # 401 insufficient_user_authentication (RFC 9470 §3)
+    "acr_missing": "The access token does not say how the user authenticated",
+    "acr_not_accepted": "A stronger user authentication is required",
+    "auth_time_missing": "The access token does not say when the user authenticated",
+    "auth_too_old": "A more recent user authentication is required",
     # 401 invalid_token: sender-constrained tokens (RFC 9449, RFC 8705)
     "bound_token": "The access token is bound to a key; present it with the DPoP scheme and a proof",
     "dpop_required": "This API accepts only DPoP-bound access tokens with a DPoP proof",
@@ -128,6 +134,8 @@ class BearerError(Exception):
         self.scopes = scopes
         #: the scheme of the request that was refused (its challenge carries the error)
         self.scheme = BEARER
+        #: the verified token, for a refusal of authorization (403): logged, never rendered
+        self.token: Any = None
         super().__init__(reason)
 
     def __str__(self) -> str:
@@ -150,6 +158,10 @@ class BearerError(Exception):
     def extra_headers(self) -> dict[str, str]:
         """Headers this refusal adds besides the challenge (``Retry-After``…)."""
         return {}
+
+    def challenge_params(self) -> tuple[tuple[str, str], ...]:
+        """Challenge parameters of this refusal besides error, description and scope."""
+        return ()
 
     def headers(self) -> dict[str, str]:
         """All response headers for this refusal, in its own ``realm``."""
@@ -205,6 +217,55 @@ class InsufficientScope(BearerError):
         realm: str | None = None,
     ) -> None:
         super().__init__(reason, realm=realm, scopes=scopes)
+
+
+class InsufficientUserAuthentication(BearerError):
+    """The user's authentication is too weak or too old for the route (RFC 9470 §3): 401.
+
+    Attributes: ``acr_values`` (accepted ``acr`` values, in order of preference) and
+    ``max_age`` (seconds, or ``None``): the challenge names them (``acr_values="…"``,
+    ``max_age="…"``) so the client can ask the authorization server for a fresh,
+    stronger sign-in. Reasons: ``acr_missing``, ``acr_not_accepted``,
+    ``auth_time_missing``, ``auth_too_old``.
+
+    Entra ID does not implement RFC 9470: it answers with a ``claims`` challenge
+    (``error="insufficient_claims"``, a base64 ``claims`` parameter naming ``acrs``);
+    bearerguard sends the standard challenge only.
+    """
+
+    status_code = 401
+    error = "insufficient_user_authentication"
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        acr_values: tuple[str, ...] = (),
+        max_age: int | None = None,
+        realm: str | None = None,
+    ) -> None:
+        super().__init__(reason, realm=realm)
+        self.acr_values = acr_values
+        self.max_age = max_age
+
+    def challenge_params(self) -> tuple[tuple[str, str], ...]:
+        """RFC 9470 §3: ``acr_values`` (space-separated) and ``max_age`` (an integer)."""
+        out: list[tuple[str, str]] = []
+        if self.acr_values:
+            out.append(("acr_values", " ".join(self.acr_values)))
+        if self.max_age is not None:
+            out.append(("max_age", str(self.max_age)))
+        return tuple(out)
+
+    def challenge(self, realm: str | None, scopes: Iterable[str] = ()) -> str | None:
+        return render_challenge(
+            "Bearer",
+            realm=realm,
+            error=self.error,
+            description=self.description,
+            scopes=scopes,
+            extra=self.challenge_params(),
+        )
 
 
 class Unavailable(BearerError):
@@ -268,14 +329,24 @@ class Responses:
     resource_metadata: str | None = None
 
     def challenge(self, err: BearerError, scopes: Iterable[str] = ()) -> str | None:
-        """The ``WWW-Authenticate`` value for *err* (``None``: no challenge, e.g. 503)."""
+        """The ``WWW-Authenticate`` value for *err* (``None``: no challenge, e.g. 503).
+
+        *scopes* are the route's: a 401 or 403 names them (``scope="…"``) when *err*
+        names none itself (a 403 for missing scopes names exactly those it needs). A
+        bare challenge (no credentials) carries them in every scheme offered; otherwise
+        the challenge carrying the error does. Never ``scope=""``.
+        """
         if err.challenge(None) is None:
             return None
         bearer, dpop = self.dpop != "required", self.dpop != "off"
         on_dpop = dpop and (err.scheme == DPOP or not bearer)
         error, description = err.error, err.description if err.error else None
-        scope = err.scopes or tuple(scopes)
+        scope = err.scopes or (tuple(scopes) if err.status_code in (401, 403) else ())
         meta = (("resource_metadata", self.resource_metadata),) if self.resource_metadata else ()
+        # RFC 6750 §3 puts scope beside an error; without one it rides as a plain param.
+        bare = (("scope", " ".join(scope)),) if scope and error is None else ()
+        params = err.challenge_params()  # RFC 9470 §3: acr_values, max_age
+        algs = (("algs", " ".join(self.dpop_algs)),) if self.dpop_algs else ()
         out = []
         if bearer:
             if on_dpop:
@@ -288,19 +359,22 @@ class Responses:
                         error=error,
                         description=description,
                         scopes=scope,
-                        extra=meta,
+                        extra=bare + params + meta,
                     )
                 )
         if dpop:
-            extra = ((("algs", " ".join(self.dpop_algs)),) if self.dpop_algs else ()) + meta
             if on_dpop:
                 out.append(
                     render_challenge(
-                        "DPoP", error=error, description=description, scopes=scope, extra=extra
+                        "DPoP",
+                        error=error,
+                        description=description,
+                        scopes=scope,
+                        extra=bare + params + algs + meta,
                     )
                 )
             else:
-                out.append(render_challenge("DPoP", extra=extra))
+                out.append(render_challenge("DPoP", extra=bare + algs + meta))
         return ", ".join(out)
 
     def headers(self, err: BearerError, scopes: Iterable[str] = ()) -> dict[str, str]:

@@ -16,7 +16,6 @@ caller's token is not to blame.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import threading
@@ -40,7 +39,7 @@ from bearerguard._introspection_io import (
 )
 from bearerguard.discovery import Fetcher, FetchError, urllib_fetcher
 from bearerguard.store import Store, StoreUnavailable
-from bearerguard.tokens import AccessToken
+from bearerguard.tokens import AccessToken, token_identity
 
 __all__ = [
     "INTROSPECTION_DESCRIPTIONS",
@@ -56,8 +55,9 @@ _KEY_PREFIX = "bearerguard:introspection:"
 
 
 def cache_key(token: str) -> str:
-    """The cache key of *token*: a namespaced SHA-256 hex digest (the token is never stored)."""
-    return _KEY_PREFIX + hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+    """The cache key of *token*: its :func:`~bearerguard.token_identity` (a SHA-256, never
+    the token; one key for every spelling of one signed JWT), namespaced."""
+    return _KEY_PREFIX + token_identity(token).removeprefix("sha256:")
 
 
 def _store_down(exc: StoreUnavailable) -> IntrospectionUnavailable:

@@ -30,10 +30,13 @@ from bearerguard.discovery import (
 from bearerguard.errors import InvalidToken, KeysUnavailable
 from bearerguard.jwk import VerifyKey
 from bearerguard.keyset import KeySet, KeySource, StaticKeySource, parse_jwks
+from bearerguard.observe import counter, histogram
 
 __all__ = ["JWKSKeySource", "KeySet", "KeySource", "StaticKeySource", "parse_jwks"]
 
-logger = logging.getLogger("bearerguard")
+logger = logging.getLogger("bearerguard.keys")
+_fetches = counter("bearerguard.keys.fetches")
+_fetch_seconds = histogram("bearerguard.keys.fetch.duration")
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d{1,10})\"?\s*(?:,|$)", re.IGNORECASE)
 
 
@@ -93,8 +96,9 @@ class JWKSKeySource:
         timeout: seconds for a whole fetch (discovery and key set together, from
             connect to last byte); no caller waits on a fetch longer than that.
         max_bytes: response size cap.
-        default_ttl / min_ttl / max_ttl: cache lifetime without and within
-            ``Cache-Control: max-age``.
+        default_ttl: cache lifetime without ``Cache-Control: max-age``.
+        min_ttl: the shortest lifetime a ``max-age`` may set.
+        max_ttl: the longest lifetime a ``max-age`` may set.
         cooldown: minimum seconds between fetches (unknown ``kid`` storms).
         stale_for: how long the last good keys are served while refreshes fail.
     """
@@ -200,6 +204,30 @@ class JWKSKeySource:
                 self._give_up_if_late(flight)
         return self._after_miss(kid, alg)
 
+    # -- start-up -----------------------------------------------------------
+    @property
+    def ready(self) -> bool:
+        """Whether a key set is loaded (for a health check: the first request won't wait)."""
+        return self._keyset is not None
+
+    def warm(self, attempts: int = 10) -> None:
+        """Fetch the key set in the background, now: the first request then finds it.
+
+        Never raises and never blocks: a failure is logged and retried after the cooldown,
+        up to *attempts* times (requests keep triggering fetches of their own after that).
+        """
+        if self._keyset is not None:
+            return
+
+        def run() -> None:
+            for _ in range(attempts):
+                self._refresh()
+                if self._keyset is not None:
+                    return
+                time.sleep(max(self._cooldown, 1.0))
+
+        threading.Thread(target=run, name="bearerguard-jwks-warm", daemon=True).start()
+
     # -- refresh ----------------------------------------------------------
     def _retry_after(self) -> int:
         if self._last_attempt is None:
@@ -263,12 +291,25 @@ class JWKSKeySource:
 
     def _log_failure(self, jwks_uri: str | None, reason: str) -> None:
         # Only the redacted URL and a fixed failure class: no credential, no response content.
-        url = jwks_uri or self.jwks_uri or self.issuer or ""
-        logger.warning("bearerguard: key set fetch failed (%s): %s", redact_url(url), reason)
+        url = redact_url(jwks_uri or self.jwks_uri or self.issuer or "")
+        stale = self._keyset is not None
+        logger.warning(
+            "bearerguard: key set fetch failed (%s): %s; %s",
+            url,
+            reason,
+            "serving the last good keys" if stale else "keys unavailable",
+            extra={
+                "bearerguard_event": "refresh_failed" if stale else "keys_unavailable",
+                "bearerguard_url": url,
+                "bearerguard_failure": reason,
+            },
+        )
+        _fetches({"outcome": "failed"})
 
     def _run(self, flight: _Flight) -> None:
         """The fetch, in its own thread; its outcome counts only while *flight* is current."""
         jwks_uri = self.jwks_uri
+        started = time.perf_counter()
         try:
             if jwks_uri is None:
                 issuer = self.issuer or ""
@@ -292,9 +333,40 @@ class JWKSKeySource:
             with self._lock:
                 if self._flight is flight:  # else given up at its deadline: too late to count
                     self._flight = None
+                    recovered = self._keyset is not None and not self._last_ok
+                    old = self._keyset
                     self._install(keyset, cache_control)
+                else:
+                    old = recovered = None
+            if old is not None or recovered is not None:
+                self._log_fetched(jwks_uri or "", old, keyset, bool(recovered), started)
         finally:
             flight.finish()
+
+    def _log_fetched(
+        self, url: str, old: KeySet | None, new: KeySet, recovered: bool, started: float
+    ) -> None:
+        seconds = time.perf_counter() - started
+        _fetches({"outcome": "ok"})
+        _fetch_seconds(seconds, {"outcome": "ok"})
+        before = {k.kid for k in old.keys} if old is not None else set()
+        after = {k.kid for k in new.keys}
+        event = "recovered" if recovered else "rotated" if old and before != after else "fetched"
+        logger.info(
+            "bearerguard: key set %s (%s): %d keys in %.3f s",
+            event,
+            redact_url(url),
+            len(new.keys),
+            seconds,
+            extra={
+                "bearerguard_event": event,
+                "bearerguard_url": redact_url(url),
+                "bearerguard_keys": len(new.keys),
+                "bearerguard_seconds": round(seconds, 6),
+                "bearerguard_kids_added": sorted(k for k in after - before if k),
+                "bearerguard_kids_removed": sorted(k for k in before - after if k),
+            },
+        )
 
     def _install(self, keyset: KeySet, cache_control: str | None) -> None:
         now = self._clock()

@@ -18,11 +18,13 @@ framework; the only I/O is the key source's fetch, awaited on the async path.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from bearerguard.errors import BEARER, DPOP, BearerError, MissingToken
 from bearerguard.extract import B64TOKEN
+from bearerguard.observe import logger, refusal_fields
 from bearerguard.requirements import Requirements
 from bearerguard.tokens import AccessToken
 
@@ -102,6 +104,7 @@ def _lone_bearer(authorization: Authorization, query: object, form: object) -> s
 
 
 def _conclude(
+    self: Verifier,
     token: AccessToken | None,
     requirements: Requirements | None,
     required: bool,
@@ -112,7 +115,7 @@ def _conclude(
             raise MissingToken()  # RFC 6750 §3.1: no error code without credentials
         return _ANONYMOUS
     if requirements is not None:
-        requirements.check(token)
+        self.authorize(token, requirements)
     return Decision(token, headers=headers)
 
 
@@ -148,12 +151,12 @@ def decide(
         if lone is not None:
             hit = self.tokens.get(lone)
             if hit is not None and not hit.bound and self.binding.bearer_allowed:
-                if requirements is None or requirements.met_by(hit):
+                if requirements is None or (not requirements.step_up and requirements.met_by(hit)):
                     return Decision(hit)  # the usual request: one dictionary lookup
-                return _conclude(hit, requirements, required)
+                return _conclude(self, hit, requirements, required)
             raw: str | None = lone
             try:
-                token = hit if hit is not None else self.verify(lone)
+                token = hit if hit is not None else self.check_token(lone)
             except BearerError:
                 if B64TOKEN.fullmatch(lone) is not None:
                     raise
@@ -163,17 +166,19 @@ def decide(
         if raw is None:
             found = self.credentials(authorization, query=query, form=form)
             if found is None:
-                return _conclude(None, requirements, required)
+                return _conclude(self, None, requirements, required)
             scheme, raw = found
-            token = self.verify(raw)
+            token = self.check_token(raw)
         if scheme == DPOP:
             headers = self.binding.check_dpop(token, raw, dpop or (), method, url)
-            return _conclude(token, requirements, required, headers)
+            return _conclude(self, token, requirements, required, headers)
         self.binding.check_bearer(token)
-        return _conclude(token, requirements, required)
+        return _conclude(self, token, requirements, required)
     except BearerError as err:
         if scheme == DPOP and err.scheme == BEARER:
             err.scheme = DPOP
+        if logger.isEnabledFor(logging.INFO):  # one record per refusal; off by default
+            logger.info("bearerguard: refused (%s)", err.reason, extra=refusal_fields(err, url))
         return Decision(None, err, self, requirements)
 
 
@@ -196,12 +201,12 @@ async def decide_async(
         if lone is not None:
             hit = self.tokens.get(lone)
             if hit is not None and not hit.bound and self.binding.bearer_allowed:
-                if requirements is None or requirements.met_by(hit):
+                if requirements is None or (not requirements.step_up and requirements.met_by(hit)):
                     return Decision(hit)  # the usual request: one dictionary lookup
-                return _conclude(hit, requirements, required)
+                return _conclude(self, hit, requirements, required)
             raw: str | None = lone
             try:
-                token = hit if hit is not None else await self.verify_async(lone)
+                token = hit if hit is not None else await self.check_token_async(lone)
             except BearerError:
                 if B64TOKEN.fullmatch(lone) is not None:
                     raise
@@ -211,15 +216,17 @@ async def decide_async(
         if raw is None:
             found = self.credentials(authorization, query=query, form=form)
             if found is None:
-                return _conclude(None, requirements, required)
+                return _conclude(self, None, requirements, required)
             scheme, raw = found
-            token = await self.verify_async(raw)
+            token = await self.check_token_async(raw)
         if scheme == DPOP:
             headers = await self.binding.check_dpop_async(token, raw, dpop or (), method, url)
-            return _conclude(token, requirements, required, headers)
+            return _conclude(self, token, requirements, required, headers)
         self.binding.check_bearer(token)
-        return _conclude(token, requirements, required)
+        return _conclude(self, token, requirements, required)
     except BearerError as err:
         if scheme == DPOP and err.scheme == BEARER:
             err.scheme = DPOP
+        if logger.isEnabledFor(logging.INFO):  # one record per refusal; off by default
+            logger.info("bearerguard: refused (%s)", err.reason, extra=refusal_fields(err, url))
         return Decision(None, err, self, requirements)

@@ -97,6 +97,7 @@ class Settings:
     leeway: Any = _field("leeway")  # noqa: RUF009
     realm: str = _field("realm")
     scope_claims: tuple[str, ...] | str = _field("scope_claims")
+    scope_implications: Any = _field("scope_implications")  # noqa: RUF009
     required_claims: tuple[str, ...] | str = _field("required_claims")
     token_types: tuple[str, ...] | str = _field("token_types")
     token_locations: tuple[str, ...] | str = _field("token_locations")

@@ -14,6 +14,7 @@ __all__ = [
     "FrozenList",
     "freeze",
     "freeze_members",
+    "imply_scopes",
     "read_scopes",
     "split_scopes",
     "token_identity",
@@ -62,6 +63,19 @@ def read_scopes(claims: Mapping[str, Any], scope_claims: tuple[str, ...]) -> fro
             return frozenset(v for v in value if v)
         return _EMPTY
     return _EMPTY
+
+
+def imply_scopes(
+    scopes: frozenset[str], implications: Mapping[str, frozenset[str]]
+) -> frozenset[str]:
+    """*scopes* with every scope their holders imply (a configured scope hierarchy).
+
+    *implications* maps a broad scope to all the narrower ones it grants, already closed
+    under implication (``BEARERGUARD_SCOPE_IMPLIES``); a token holding ``messages:admin``
+    then meets a requirement for ``messages:read``.
+    """
+    extra = [implications[s] for s in scopes if s in implications]
+    return scopes.union(*extra) if extra else scopes
 
 
 class FrozenList(list):  # type: ignore[type-arg]

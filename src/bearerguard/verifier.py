@@ -7,8 +7,10 @@ and is what every adapter calls.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
+from types import MethodType
 from typing import Any
 
 from bearerguard._jose import b64decode, json_object
@@ -17,12 +19,16 @@ from bearerguard.cache import TokenCache
 from bearerguard.claims import ClaimRules
 from bearerguard.errors import BearerError, InvalidToken, MissingToken, Responses
 from bearerguard.extract import BEARER, DPOP, extract_credentials, extract_token
+from bearerguard.introspection import Introspector
 from bearerguard.jwk import VerifyFn, VerifyKey, import_static, make_hmac_verifier
 from bearerguard.keys import JWKSKeySource, KeySource, StaticKeySource
-from bearerguard.pipeline import decide, decide_async
+from bearerguard.observe import Observer, RefusalHook, SuccessHook
+from bearerguard.pipeline import Decision, decide, decide_async
 from bearerguard.requirements import Requirements
+from bearerguard.resource import metadata_document, metadata_path, metadata_response, metadata_url
 from bearerguard.settings import HMAC_ALGORITHMS, Settings
-from bearerguard.tokens import AccessToken, freeze_members, read_scopes
+from bearerguard.store import open_store
+from bearerguard.tokens import AccessToken, freeze_members, imply_scopes, read_scopes
 
 __all__ = ["Verifier"]
 
@@ -45,6 +51,10 @@ class Verifier:
         token_cache_size: verified tokens remembered (0 disables the cache); defaults
             to the ``token_cache_size`` setting (1024).
         clock: seconds since the epoch (tests).
+        on_refusal: called with each refusal and its log fields (:mod:`bearerguard.observe`).
+        on_success: called with each accepted token (never the raw token).
+        telemetry: OpenTelemetry metrics and span attributes (``bearerguard[otel]``).
+        enduser_id: with telemetry, the span attribute ``enduser.id`` (the subject).
 
     ``verify`` / ``verify_async`` return an :class:`AccessToken` or raise a
     :class:`BearerError`; ``decide`` / ``decide_async`` answer a whole request.
@@ -60,6 +70,10 @@ class Verifier:
         key_source: KeySource | None = None,
         token_cache_size: int | None = None,
         clock: Callable[[], float] = time.time,
+        on_refusal: RefusalHook | None = None,
+        on_success: SuccessHook | None = None,
+        telemetry: bool = False,
+        enduser_id: bool = False,
         **options: Any,
     ) -> None:
         if settings is None:
@@ -70,6 +84,7 @@ class Verifier:
         self.realm = s.realm
         self._algorithms = frozenset(s.tuple_of("algorithms"))
         self._scope_claims = s.tuple_of("scope_claims")
+        self._implied = {broad: frozenset(narrow) for broad, narrow in s.scope_implications}
         types = s.tuple_of("token_types")
         self._typ_ok = frozenset(
             ({"at+jwt", "application/at+jwt"} if "at+jwt" in types else set())
@@ -95,14 +110,48 @@ class Verifier:
             self._default_source = JWKSKeySource(s.jwks_uri)
         elif not (self._hmac and len(self._algorithms - HMAC_ALGORITHMS) == 0):
             self._sources = {iss: JWKSKeySource(issuer=iss) for iss in s.issuers}
-        self.binding = SenderConstraint(s, clock)
+        #: shared state (DPoP replay, nonce secret, introspection cache): BEARERGUARD_STORE
+        self.store = open_store(s.store)
+        self.binding = SenderConstraint(s, clock, self.store)
+        formats = s.tuple_of("token_formats")
+        self._jwt = "jwt" in formats
+        self.introspector: Introspector | None = None
+        if "opaque" in formats:  # RFC 7662; the settings demand client credentials then
+            self.introspector = Introspector(
+                issuers=s.issuers,
+                audiences=s.audiences,
+                endpoint=s.introspection_uri,
+                client_id=str(s.client_id),
+                client_secret=str(s.client_secret),
+                client_auth=s.client_auth,
+                cache_ttl=float(s.introspection_cache_ttl),
+                store=self.store,
+                leeway=float(s.leeway),
+                scope_claims=self._scope_claims,
+                clock=clock,
+            )
         self.responses = Responses(
-            s.realm, dpop=s.dpop, dpop_algs=self.binding.algorithms if s.dpop != "off" else ()
+            s.realm,
+            dpop=s.dpop,
+            dpop_algs=self.binding.algorithms if s.dpop != "off" else (),
+            resource_metadata=metadata_url(s.resource) if s.resource else None,
         )
+        self._metadata_path = metadata_path(s.resource) if s.resource else None
+        self._metadata: bytes | None = None
         self._schemes = (BEARER,) if s.dpop == "off" else (BEARER, DPOP)
         size = s.token_cache_size if token_cache_size is None else token_cache_size
         self.tokens = TokenCache(size, clock, float(s.leeway))
         self._headers: dict[str, dict[str, Any]] = {}
+        observer = Observer(
+            on_refusal=on_refusal,
+            on_success=on_success,
+            telemetry=telemetry,
+            enduser_id=enduser_id,
+        )
+        if observer.active:  # else the request path stays unwrapped: zero cost
+            self.decide, self.decide_async = observer.wrap(  # type: ignore[method-assign,assignment]
+                MethodType(decide, self), MethodType(decide_async, self)
+            )
 
     # -- the request-level API (bearerguard.pipeline) -----------------------------------
     decide = decide
@@ -111,10 +160,57 @@ class Verifier:
     def render(
         self, err: BearerError, requirements: Requirements | None = None
     ) -> tuple[int, list[tuple[str, str]], bytes]:
-        """(status, headers, body) for a refusal, with this configuration's challenges."""
-        return self.responses.render(err)
+        """(status, headers, body) for a refusal, with this configuration's challenges.
+
+        *requirements* are the route's: a 401 or 403 names their scopes (``scope="…"``)
+        when the refusal names none itself.
+        """
+        return self.responses.render(err, requirements.challenge_scopes if requirements else ())
+
+    def metadata(self, method: str, path: str) -> tuple[int, list[tuple[str, str]], bytes] | None:
+        """The answer at the RFC 9728 metadata path, or ``None`` for any other path.
+
+        *path* is the path the app routes on (without its mount point). ``None`` too
+        when ``BEARERGUARD_RESOURCE`` is not set. ``GET``/``HEAD``: 200 with the
+        document (:mod:`bearerguard.resource`); ``OPTIONS``: 204 (CORS preflight);
+        other methods: 405. Every entry point answers it before authentication.
+        """
+        if self._metadata_path is None or path != self._metadata_path:
+            return None
+        if self._metadata is None:
+            algs = self.binding.algorithms if self.settings.dpop != "off" else ()
+            document = metadata_document(self.settings, algs)
+            self._metadata = json.dumps(document, separators=(",", ":")).encode()
+        return metadata_response(method, self._metadata)
+
+    @property
+    def metadata_path(self) -> str | None:
+        """The RFC 9728 §3.1 path of the metadata document (``None`` without a resource)."""
+        return self._metadata_path
+
+    def reconsider(self, token: AccessToken, requirements: Requirements | None) -> Decision:
+        """The decision for a request whose *token* was already accepted, against other
+        *requirements* (a route after an app-wide check: its proof was already used)."""
+        try:
+            self.authorize(token, requirements)
+        except BearerError as err:
+            return Decision(None, err, self, requirements)
+        return Decision(token)
 
     # -- the token-level API -------------------------------------------------------------
+    def check_token(self, token: str) -> AccessToken:
+        """Check *token* as ``BEARERGUARD_TOKEN_FORMATS`` says: a JWT verified locally, anything
+        else (or everything, with ``opaque`` alone) introspected (RFC 7662)."""
+        if self.introspector is not None and (not self._jwt or token.count(".") != 2):
+            return self.introspector.introspect(token)
+        return self.verify(token)
+
+    async def check_token_async(self, token: str) -> AccessToken:
+        """As :meth:`check_token`; fetches and introspection never block the event loop."""
+        if self.introspector is not None and (not self._jwt or token.count(".") != 2):
+            return await self.introspector.introspect_async(token)
+        return await self.verify_async(token)
+
     def verify(self, token: str) -> AccessToken:
         """Verify *token*; return the :class:`AccessToken` or raise :class:`BearerError`."""
         hit = self.tokens.get(token)
@@ -201,9 +297,30 @@ class Verifier:
         return MissingToken()
 
     def authorize(self, token: AccessToken, requirements: Requirements | None) -> None:
-        """Raise :class:`InsufficientScope` (403) unless *token* meets *requirements*."""
+        """Raise unless *token* meets *requirements*: :class:`InsufficientScope` (403), or
+        :class:`InsufficientUserAuthentication` (401, RFC 9470) judged with this
+        verifier's clock and leeway."""
         if requirements is not None:
-            requirements.check(token)
+            now = self._clock() if requirements.step_up else None
+            requirements.check(token, now=now, leeway=self._claims.leeway)
+
+    def warm(self) -> None:
+        """Start fetching every issuer's keys in the background (adapters call it at start-up).
+
+        Never raises and never blocks; an issuer that is down is logged and retried.
+        """
+        for source in self._all_sources():
+            warm = getattr(source, "warm", None)
+            if warm is not None:
+                warm()
+
+    def ready(self) -> bool:
+        """Whether keys are loaded for every issuer: a readiness check for health endpoints."""
+        return all(getattr(source, "ready", True) for source in self._all_sources())
+
+    def _all_sources(self) -> list[KeySource]:
+        sources = list(self._sources.values())
+        return sources if self._default_source is None else [self._default_source, *sources]
 
     def cache_info(self) -> dict[str, int]:
         """What the caches hold: ``tokens``, ``pending`` (seen once while full),
@@ -299,8 +416,9 @@ class Verifier:
             and h64 not in headers
         ):
             headers[h64] = header  # signature verified: a header our issuer really signed
-        access_token = AccessToken(
-            freeze_members(claims), header, read_scopes(claims, self._scope_claims)
-        )
+        scopes = read_scopes(claims, self._scope_claims)
+        if self._implied:
+            scopes = imply_scopes(scopes, self._implied)
+        access_token = AccessToken(freeze_members(claims), header, scopes)
         self.tokens.put(token, access_token, key, source)
         return access_token

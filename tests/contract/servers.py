@@ -21,23 +21,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def command(kind: str, target: str, port: int) -> list[str]:
+def command(kind: str, target: str, port: int, workers: int = 1) -> list[str]:
     if kind == "asgi":
         return [
             sys.executable, "-m", "uvicorn", target,
             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
+            *(["--workers", str(workers)] if workers > 1 else []),
         ]  # fmt: skip
     return [
         sys.executable, "-m", "gunicorn", target,
-        "--bind", f"127.0.0.1:{port}", "--workers", "1", "--log-level", "warning",
+        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--log-level", "warning",
     ]  # fmt: skip
 
 
 class Server:
     """A server subprocess; ``url`` once :meth:`wait` returns."""
 
-    def __init__(self, kind: str, target: str, env: Mapping[str, str]) -> None:
-        self.kind, self.target = kind, target
+    def __init__(self, kind: str, target: str, env: Mapping[str, str], workers: int = 1) -> None:
+        self.kind, self.target, self.workers = kind, target, workers
         self.env = {**os.environ, **env}
         self.env["PYTHONPATH"] = os.pathsep.join(
             [str(ROOT / "src"), str(ROOT), self.env.get("PYTHONPATH", "")]
@@ -50,7 +51,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            command(self.kind, self.target, self.port),
+            command(self.kind, self.target, self.port, self.workers),
             cwd=ROOT,
             env=self.env,
             stdout=subprocess.DEVNULL,

@@ -50,12 +50,18 @@ DPOP_REASONS = {
 }  # fmt: skip
 #: Introspection (RFC 7662): tests/core/test_introspection.py.
 INTROSPECTION_REASONS = {"token_inactive", "invalid_token_type", "introspection_unavailable"}
+#: RFC 9470 step-up: tests/core/test_stepup.py.
+STEP_UP_REASONS = {"acr_missing", "acr_not_accepted", "auth_time_missing", "auth_too_old"}
 
 
 def test_every_reason_is_covered() -> None:
     # A new reason in errors.DESCRIPTIONS needs a test here (or in the extract/requirements tests).
     assert set(DESCRIPTIONS) == (
-        INVALID_TOKEN_REASONS | OTHER_REASONS | DPOP_REASONS | INTROSPECTION_REASONS
+        INVALID_TOKEN_REASONS
+        | OTHER_REASONS
+        | DPOP_REASONS
+        | INTROSPECTION_REASONS
+        | STEP_UP_REASONS
     )
 
 

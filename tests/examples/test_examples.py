@@ -20,13 +20,15 @@ import pytest
 from example_projects.demo import child_env, command, examples_dir, free_ports, running
 
 from bearerguard.testing import Issuer
-from tests.expect import with_dpop
+from tests.expect import DPOP_ALGS, with_dpop
 
 FRAMEWORK = {
     "django_api": "django",
     "flask_api": "flask",
     "starlette_api": "starlette",
     "fastapi_api": "fastapi",
+    "drf_api": "drf_spectacular",
+    "ninja_api": "ninja",
 }
 PROJECTS = [name for name, module in FRAMEWORK.items() if importlib.util.find_spec(module)]
 METHODS = ["GET", "POST"]
@@ -52,6 +54,10 @@ CLAIM_FAILED_CHALLENGE = (
 GOOD: dict[str, Any] = {
     "scopes": ["read:messages", "write:messages"],
     "claims": {"permissions": ["read:messages"], "tenant": "acme", "roles": ["writer"]},
+}
+ROUTE_SCOPES = {
+    "/api/private-scoped": "read:messages",
+    "/api/private-scoped-rw": "read:messages write:messages",
 }
 PRIVATE_ROUTES = [
     "/api/private",
@@ -170,7 +176,10 @@ def test_no_token(
     client: httpx.Client, servers: dict[str, str], project: str, path: str, method: str
 ) -> None:
     response = call(client, method, servers[project] + path)
-    assert_refused(response, 401, 'Bearer realm="api"', MISSING)
+    # A 401 on a route whose scopes are known names them (RFC 6750 §3), in both schemes.
+    scope = ROUTE_SCOPES.get(path)
+    expected = f'Bearer realm="api", scope="{scope}", DPoP scope="{scope}", algs="{DPOP_ALGS}"'
+    assert_refused(response, 401, expected if scope else 'Bearer realm="api"', MISSING)
 
 
 REFUSED = [

@@ -82,7 +82,11 @@ def test_missing_scope(client, bearer_headers):
 def test_no_token(client):
     response = client.get("/api/messages")
     assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"] == 'Bearer realm="api", ' + DPOP
+    # A 401 on a route needing a scope names it (RFC 6750 §3), in both schemes.
+    assert response.headers["WWW-Authenticate"] == (
+        'Bearer realm="api", scope="read:messages", DPoP scope="read:messages", '
+        + DPOP.removeprefix("DPoP ")
+    )
     assert response.json["reason"] == "missing_token"
 
 
@@ -231,8 +235,8 @@ def test_overrides(bearerguard_issuer, bearer_headers):
         response = Client().get("/api/messages")
         assert response.status_code == 401
         assert response.headers["WWW-Authenticate"] == (
-            'Bearer realm="messages", DPoP algs="ES256 ES384 ES512 PS256 PS384 PS512 '
-            'RS256 RS384 RS512 EdDSA Ed25519"'
+            'Bearer realm="messages", scope="read:messages", DPoP scope="read:messages", '
+            'algs="ES256 ES384 ES512 PS256 PS384 PS512 RS256 RS384 RS512 EdDSA Ed25519"'
         )
 """
 

@@ -73,7 +73,8 @@ def check_deployment(url: str, issuer: Issuer, paths: tuple[str, ...]) -> None:
     reader, admin = issuer.token(), issuer.token(scopes=["admin"])
     for root in paths:
         refused(fetch(url, "GET", f"{root}/api/private"), 401, *MISSING)
-        refused(fetch(url, "GET", f"{root}/api/admin"), 401, *MISSING)
+        www = challenge(scope="admin")
+        refused(fetch(url, "GET", f"{root}/api/admin"), 401, www, None, "missing_token")
         refused(fetch(url, "GET", f"{root}/api/admin", auth(reader)), 403, *NO_ADMIN)
         routed(fetch(url, "GET", f"{root}/api/private", auth(reader)), "private", "user-1")
         routed(fetch(url, "GET", f"{root}/api/admin", auth(admin)), "admin", "user-1")

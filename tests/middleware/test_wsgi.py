@@ -235,7 +235,8 @@ def test_requirements_longest_prefix_wins(server: str, issuer: Issuer) -> None:
     )
     assert ok(fetch(server, "GET", "/api/messages/drafts", writer))["sub"] == "user-1"
     # A requirements prefix outside `protect` is protected too.
-    refused(fetch(server, "GET", "/reports/2024"), 401, *MISSING)
+    www = challenge(scope="admin auditor")
+    refused(fetch(server, "GET", "/reports/2024"), 401, www, None, "missing_token")
     www = challenge("insufficient_scope", scope="admin auditor")
     refused(
         fetch(server, "GET", "/reports", reader),

@@ -14,4 +14,5 @@ urlpatterns = [
     path("api/private-permission", views.private_permission),
     path("api/private-tenant", views.private_tenant),
     path("api/private-roles", views.private_roles),
+    path("api/private-mfa", views.private_mfa),
 ]

@@ -57,3 +57,13 @@ def private_tenant(request: HttpRequest) -> JsonResponse:
 @require_claim("roles", includes="writer")
 def private_roles(request: HttpRequest) -> JsonResponse:
     return describe(request)
+
+
+#: Auth0's multi-factor ``acr`` value (OpenID PAPE): RFC 9470 step-up for this route.
+MULTI_FACTOR = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
+
+
+@get_or_post
+@require_token(acr_values=[MULTI_FACTOR], max_age=600)  # signed in with MFA, <= 10 min ago
+def private_mfa(request: HttpRequest) -> JsonResponse:
+    return describe(request)

@@ -77,9 +77,28 @@ async def bearer_error_handler(request: Request, exc: Exception) -> Response:
     return Response(body, status_code=status, headers=dict(headers))
 
 
-def install_error_handler(app: FastAPI) -> None:
-    """Register :func:`bearer_error_handler` for :class:`BearerHTTPException` on *app*."""
+def install_error_handler(app: FastAPI, verifier: Verifier | None = None) -> None:
+    """Register :func:`bearer_error_handler` for :class:`BearerHTTPException` on *app*.
+
+    With *verifier* (whose ``BEARERGUARD_RESOURCE`` is set) it also serves the RFC 9728
+    metadata document at its well-known path (a plain route, outside OpenAPI and the
+    app's dependencies): ``install_error_handler(app, verifier)``.
+    """
     app.add_exception_handler(BearerHTTPException, bearer_error_handler)
+    path = verifier.metadata_path if verifier is not None else None
+    if verifier is None or path is None:
+        return
+    meta = verifier.metadata
+
+    async def resource_metadata(request: Request) -> Response:
+        answer = meta(request.method, path)
+        if answer is None:  # pragma: no cover - the route is registered for this path only
+            return Response(status_code=404)
+        status, headers, body = answer
+        return Response(body, status_code=status, headers=dict(headers))
+
+    methods = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
+    app.add_route(path, resource_metadata, methods=methods, include_in_schema=False)
 
 
 class BearerToken(SecurityBase):
@@ -88,7 +107,7 @@ class BearerToken(SecurityBase):
     Example::
 
         app = FastAPI(dependencies=[Security(BearerToken(verifier, optional=True))])
-        install_error_handler(app)
+        install_error_handler(app, verifier)  # also serves the RFC 9728 metadata
         bearer = BearerToken(Verifier(Settings.from_env()))
         @app.get("/messages")
         async def messages(token: AccessToken = Security(bearer, scopes=["read:messages"])):
@@ -106,6 +125,9 @@ class BearerToken(SecurityBase):
         scopes: every one is needed; ``Security(..., scopes=[...])`` adds more.
         any_scopes: at least one is needed.
         claims: claim checks (``ClaimEquals``, ``ClaimIncludes``, callables).
+        acr_values, max_age: RFC 9470 step-up: accepted ``acr`` values and the
+            greatest age of ``auth_time`` in seconds (else 401
+            ``insufficient_user_authentication``).
         optional: without credentials return ``None`` instead of a 401 (a
             token that is sent must still be valid).
         scheme_name: the OpenAPI security scheme's name (``BearerToken``).
@@ -123,6 +145,8 @@ class BearerToken(SecurityBase):
         scopes: Iterable[str] = (),
         any_scopes: Iterable[str] = (),
         claims: Iterable[ClaimCheck] = (),
+        acr_values: Iterable[str] | str | None = None,
+        max_age: int | None = None,
         optional: bool = False,
         scheme_name: str | None = None,
         description: str | None = None,
@@ -132,9 +156,12 @@ class BearerToken(SecurityBase):
         self.scopes = tuple(scopes)
         self.any_scopes = tuple(any_scopes)
         self.claims = tuple(claims)
-        self.requirements: Requirements | None = None
-        if self.scopes or self.any_scopes or self.claims:
-            self.requirements = Requirements(self.scopes, self.any_scopes, self.claims)
+        self.requirements: Requirements | None = (
+            Requirements(
+                self.scopes, self.any_scopes, self.claims, acr_values=acr_values, max_age=max_age
+            )
+            or None
+        )
         self._combined: dict[tuple[str, ...], Requirements | None] = {}
         self.optional = optional
         self.max_form_bytes = max_form_bytes
@@ -191,7 +218,12 @@ class BearerToken(SecurityBase):
         requirements = self._requirements(security_scopes.scopes)
         required = not self.optional
         authorization = plain_authorization(self.verifier, conn.scope)
-        if authorization is not FULL_PATH:  # the usual request, in one look
+        accepted = conn.scope.get(SCOPE_KEY)
+        if isinstance(accepted, AccessToken):
+            # Already decided for this request (an app-level dependency): a DPoP proof is
+            # accepted once, so only this route's requirements are left to check.
+            decision = self.verifier.reconsider(accepted, requirements)
+        elif authorization is not FULL_PATH:  # the usual request, in one look
             decision = await self.verifier.decide_async(
                 authorization, requirements=requirements, required=required
             )

@@ -120,6 +120,13 @@ def _check_sent_token() -> Response | None:
     """App-wide ``before_request``: a sent token is checked on every non-exempt path."""
     app = current_app
     verifier = _verifier(app)
+    metadata = verifier.metadata(request.method, request.path)
+    if metadata is not None:  # RFC 9728: the metadata document, before authentication
+        response = _response(metadata)
+        # A HEAD answer's Content-Length is the GET one's (RFC 9110 §8.6), which werkzeug
+        # would reset for the empty body.
+        response.headers["Content-Length"] = dict(metadata[1])["Content-Length"]
+        return response
     rules: PathRules = app.extensions[_PATHS_KEY]
     protected, exempt, requirements = rules.match(request.path)
     if exempt or _DECIDED_KEY in request.environ:
@@ -139,11 +146,10 @@ def _authenticate(required: bool, requirements: Requirements | None) -> Response
     token: AccessToken | None = environ.get(_ENVIRON_KEY)
     if token is None:
         # RFC 6750 §3.1: no credentials, bare challenge.
-        return _response(verifier.render(MissingToken())) if required else None
+        return _response(verifier.render(MissingToken(), requirements)) if required else None
     try:
-        if requirements is not None:
-            requirements.check(token)
-    except BearerError as err:  # InsufficientScope: 403
+        verifier.authorize(token, requirements)
+    except BearerError as err:  # InsufficientScope: 403; RFC 9470 step-up: 401
         return _response(verifier.render(err, requirements))
     return None
 
@@ -182,7 +188,8 @@ class BearerAuth:
     ``app.extensions["bearerguard"]``. Every request of the app except those under
     ``BEARERGUARD_EXEMPT_PATHS`` has a token that is sent checked (a bad one refused);
     ``BEARERGUARD_PROTECTED_PATHS`` need one. Refusals are returned as responses, so the
-    app's error handlers never see or change them.
+    app's error handlers never see or change them. With ``BEARERGUARD_RESOURCE`` set, the
+    RFC 9728 metadata document is served at its well-known path (no route to write).
     """
 
     def __init__(self, app: Flask | None = None, *, verifier: Verifier | None = None) -> None:
@@ -216,6 +223,8 @@ class BearerAuth:
         scopes: Iterable[str] | str | None = None,
         any_scopes: Iterable[str] | str | None = None,
         claims: Iterable[ClaimCheck] = (),
+        acr_values: Iterable[str] | str | None = None,
+        max_age: int | None = None,
     ) -> Callable[[F], F]: ...
     def require(
         self,
@@ -225,14 +234,21 @@ class BearerAuth:
         scopes: Iterable[str] | str | None = None,
         any_scopes: Iterable[str] | str | None = None,
         claims: Iterable[ClaimCheck] = (),
+        acr_values: Iterable[str] | str | None = None,
+        max_age: int | None = None,
     ) -> F | Callable[[F], F]:
         """Decorator: the view needs a valid token meeting these requirements.
 
         ``scopes``: all needed; ``any_scopes``: one needed; ``claims``: checks such as
-        :class:`~bearerguard.ClaimEquals`. No token: 401; bad token: 401 or 400;
-        unmet requirement: 403. ``@auth.require`` without parentheses works too.
+        :class:`~bearerguard.ClaimEquals`; ``acr_values`` / ``max_age``: RFC 9470 step-up
+        (accepted ``acr`` values, greatest age of ``auth_time`` in seconds). No token: 401;
+        bad token: 401 or 400; unmet requirement: 403; authentication too weak or old:
+        401 ``insufficient_user_authentication``. ``@auth.require`` works without
+        parentheses too.
         """
-        requirements = Requirements(scopes, any_scopes, claims) or None
+        requirements = (
+            Requirements(scopes, any_scopes, claims, acr_values=acr_values, max_age=max_age) or None
+        )
         if view is not None:
             return _guard(view, True, requirements)
         return lambda v: _guard(v, True, requirements)
@@ -248,14 +264,19 @@ class BearerAuth:
         scopes: Iterable[str] | str | None = None,
         any_scopes: Iterable[str] | str | None = None,
         claims: Iterable[ClaimCheck] = (),
+        acr_values: Iterable[str] | str | None = None,
+        max_age: int | None = None,
     ) -> None:
-        """Require a valid token (and these requirements) for every view of *blueprint*.
+        """Require a valid token (and these requirements, as for :meth:`require`) for every
+        view of *blueprint*.
 
         Call it before the blueprint is registered. Automatic ``OPTIONS`` answers
         (CORS preflight) are left alone, as Flask answers them without the view; a
         view registered with ``methods=["OPTIONS"]`` is protected like any other.
         """
-        requirements = Requirements(scopes, any_scopes, claims) or None
+        requirements = (
+            Requirements(scopes, any_scopes, claims, acr_values=acr_values, max_age=max_age) or None
+        )
 
         def check_token() -> Response | None:
             if _automatic_options():

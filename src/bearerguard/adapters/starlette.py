@@ -32,11 +32,13 @@ from bearerguard.middleware._asgi_cached import FULL_PATH, plain_authorization
 from bearerguard.middleware._common import MAX_FORM_BYTES, token_params
 from bearerguard.middleware.asgi import (
     SCOPE_KEY,
+    answer_metadata,
     decide_scope,
     header_values,
     request_url,
     send_refusal,
 )
+from bearerguard.paths import route_path
 from bearerguard.pipeline import Decision
 from bearerguard.requirements import Requirements
 from bearerguard.tokens import AccessToken
@@ -114,9 +116,10 @@ class BearerAuthBackend(AuthenticationBackend):
         Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(verifier),
                    on_error=on_auth_error)
 
-    :func:`bearer_auth_middleware` is faster and also reads form-body tokens and
-    answers WebSocket refusals; this backend is for apps that wire Starlette's
-    middleware themselves. No credentials leave the request anonymous; an invalid
+    :func:`bearer_auth_middleware` is faster and also reads form-body tokens,
+    answers WebSocket refusals and serves the RFC 9728 metadata document; this
+    backend is for apps that wire Starlette's middleware themselves (a backend
+    cannot answer a request: serve :meth:`Verifier.metadata` from a route). No credentials leave the request anonymous; an invalid
     token raises :class:`BearerAuthenticationError` (render it with :func:`on_auth_error`).
     """
 
@@ -173,7 +176,8 @@ class BearerAuthenticationMiddleware:
     ``@requires`` works. Form-body tokens (RFC 6750 §2.2, when ``form`` is a token
     location) are read up to *max_form_bytes* and replayed to the app. A refused WebSocket
     handshake gets a denial response where the server supports it, else it is closed
-    before being accepted (HTTP 403).
+    before being accepted (HTTP 403). With ``BEARERGUARD_RESOURCE`` set, the RFC 9728
+    metadata document is served at its well-known path, before authentication.
     """
 
     def __init__(
@@ -187,6 +191,10 @@ class BearerAuthenticationMiddleware:
             await self.app(scope, receive, send)
             return
         verifier = self.verifier
+        if verifier.metadata_path is not None and await answer_metadata(
+            verifier, scope, send, route_path(scope["path"], scope.get("root_path", ""))
+        ):
+            return  # RFC 9728: the metadata document, served before any authentication
         scope[_VERIFIER_KEY] = verifier
         authorization = plain_authorization(verifier, scope)  # the usual request, in one look
         if authorization is not FULL_PATH:
@@ -243,9 +251,9 @@ def _refusal(conn: HTTPConnection, requirements: Requirements) -> Rendered | Non
         )
     token = conn.scope.get(SCOPE_KEY)
     if not isinstance(token, AccessToken):
-        return verifier.render(MissingToken())  # RFC 6750 §3.1: bare challenge
+        return verifier.render(MissingToken(), requirements)  # RFC 6750 §3.1: no error code
     try:
-        requirements.check(token)
+        verifier.authorize(token, requirements)
     except BearerError as err:
         return verifier.render(err, requirements)
     return None
@@ -262,7 +270,8 @@ def _guard(requirements: Requirements) -> Callable[[F], F]:
 
             return sync_wrapper  # type: ignore[return-value]
 
-        met_by = requirements.met_by
+        # Step-up needs the verifier's clock and leeway: not on the one-look path.
+        met_by = requirements.met_by if not requirements.step_up else lambda token: False
 
         @functools.wraps(func)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -289,15 +298,26 @@ def _guard(requirements: Requirements) -> Callable[[F], F]:
     return decorator
 
 
-def require_scopes(*scopes: str, any_of: Sequence[str] = ()) -> Callable[[F], F]:
+def require_scopes(
+    *scopes: str,
+    any_of: Sequence[str] = (),
+    acr_values: Sequence[str] | str | None = None,
+    max_age: int | None = None,
+) -> Callable[[F], F]:
     """Endpoint decorator: need every scope in *scopes* and one of *any_of*.
 
+    ``acr_values`` / ``max_age``: RFC 9470 step-up (the token's ``acr`` is one of these,
+    its ``auth_time`` at most *max_age* seconds old), else 401
+    ``insufficient_user_authentication``. ``@require_scopes(acr_values=[...])`` needs
+    no scope.
     Works on sync and async endpoints, ``HTTPEndpoint`` methods and WebSocket
     endpoints; ``@require_scopes()`` only needs a valid token. Answers 401 (bare
     challenge) without a token and 403 ``insufficient_scope`` naming the scopes
     (RFC 6750 §3.1). Raises ``RuntimeError`` when the middleware is not installed.
     """
-    return _guard(Requirements(scopes=scopes, any_scopes=any_of))
+    return _guard(
+        Requirements(scopes=scopes, any_scopes=any_of, acr_values=acr_values, max_age=max_age)
+    )
 
 
 def require_claim(name: str, **check: Any) -> Callable[[F], F]:

@@ -32,6 +32,7 @@ __all__ = [
     "Receive",
     "Scope",
     "Send",
+    "answer_metadata",
     "buffer_form",
     "decide_scope",
     "header_values",
@@ -177,6 +178,24 @@ async def send_refusal(
     await send({"type": prefix + "http.response.body", "body": body})
 
 
+async def answer_metadata(verifier: Verifier, scope: Scope, send: Send, path: str) -> bool:
+    """Answer an RFC 9728 metadata request (:meth:`Verifier.metadata`); False for others.
+
+    *path* is the path the app routes on. Only HTTP requests are answered; the response
+    is sent exactly as the core built it.
+    """
+    if scope["type"] != "http":
+        return False
+    answer = verifier.metadata(scope.get("method", "GET"), path)
+    if answer is None:
+        return False
+    status, headers, body = answer
+    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+    return True
+
+
 async def decide_scope(
     verifier: Verifier,
     scope: Scope,
@@ -229,7 +248,9 @@ class BearerAuthASGIMiddleware:
             otherwise ``scope["root_path"]`` is used.
 
     The token lands in ``scope["bearerguard.access_token"]``. Refusals are
-    answered here (RFC 6750 §3). Lifespan and other scopes pass straight through.
+    answered here (RFC 6750 §3). With ``BEARERGUARD_RESOURCE`` set, the RFC 9728
+    metadata document is served at its path-inserted well-known path, before any
+    authentication. Lifespan and other scopes pass straight through.
     Raises ``ValueError``/``TypeError`` for bad arguments.
     """
 
@@ -261,6 +282,8 @@ class BearerAuthASGIMiddleware:
             return
         # Judge the path the app routes on, not the one including root_path.
         path = route_path(scope.get("path", "/"), self.root_path or scope.get("root_path", ""))
+        if await answer_metadata(self.verifier, scope, send, path):
+            return  # RFC 9728: the metadata document, served before any authentication
         protected, exempt, requirements = self.rules.match(path)
         if exempt:
             await self.app(scope, receive, send)

@@ -25,6 +25,7 @@ from bearerguard.verifier import Verifier
 __all__ = [
     "ENVIRON_KEY",
     "BearerAuthWSGIMiddleware",
+    "answer_metadata",
     "authorization_values",
     "decide_environ",
     "dpop_values",
@@ -85,7 +86,9 @@ class BearerAuthWSGIMiddleware:
     against ``PATH_INFO``. Elsewhere a token is optional but must be valid when
     sent. The app finds the :class:`~bearerguard.AccessToken` (or ``None``)
     under ``environ["bearerguard.access_token"]``; refusals are answered here
-    with the RFC 6750 status, challenge and JSON body. Raises ``ValueError`` /
+    with the RFC 6750 status, challenge and JSON body. With ``BEARERGUARD_RESOURCE``
+    set, the RFC 9728 metadata document is served at its well-known path before any
+    authentication. Raises ``ValueError`` /
     ``TypeError`` for bad configuration. Put CORS middleware outside this one,
     so that preflight requests are answered before authentication.
     """
@@ -106,7 +109,11 @@ class BearerAuthWSGIMiddleware:
         self.rules = PathRules(protect, exempt, requirements)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        protected, exempt, requirements = self.rules.match(_wsgi_path(environ))
+        path = _wsgi_path(environ)
+        metadata = answer_metadata(self.verifier, environ, start_response, path)
+        if metadata is not None:
+            return metadata  # RFC 9728: the metadata document, before any authentication
+        protected, exempt, requirements = self.rules.match(path)
         environ[ENVIRON_KEY] = None
         if exempt:
             return self.app(environ, start_response)
@@ -124,6 +131,24 @@ class BearerAuthWSGIMiddleware:
         if decision.headers:
             start_response = with_headers(start_response, decision.headers)
         return self.app(environ, start_response)
+
+
+def answer_metadata(
+    verifier: Verifier, environ: Environ, start_response: StartResponse, path: str | None = None
+) -> Iterable[bytes] | None:
+    """Answer an RFC 9728 metadata request (:meth:`Verifier.metadata`), or ``None``.
+
+    *path*: the path the app routes on (default ``PATH_INFO``). The response is sent
+    exactly as the core built it.
+    """
+    answer = verifier.metadata(
+        environ.get("REQUEST_METHOD", "GET"), _wsgi_path(environ) if path is None else path
+    )
+    if answer is None:
+        return None
+    status, headers, body = answer
+    start_response(f"{status} {HTTPStatus(status).phrase}", headers)
+    return [body]
 
 
 def with_headers(

@@ -259,6 +259,19 @@ def token_endpoint(issuer: Issuer, authorization: str | None, form: dict[str, li
     return 200, doc, {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
+def authorization_endpoint() -> Answer:
+    """Answer ``/authorize`` (GET or POST, RFC 6749 §3.1): no response type is supported.
+
+    No client has a registered redirection URI, so the error is shown here rather than
+    redirected (RFC 6749 §4.1.2.1: MUST NOT redirect to an unverified URI).
+    """
+    return _error(
+        400,
+        "unsupported_response_type",
+        "machine clients only: use the client_credentials grant at the token endpoint",
+    )
+
+
 def introspection_endpoint(
     issuer: Issuer, authorization: str | None, form: dict[str, list[str]]
 ) -> Answer:

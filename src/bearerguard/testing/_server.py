@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from ._oauth import Answer, introspection_endpoint, token_endpoint
+from ._oauth import Answer, authorization_endpoint, introspection_endpoint, token_endpoint
 
 if TYPE_CHECKING:
     from .issuer import Issuer
@@ -87,6 +87,8 @@ class _Handler(BaseHTTPRequestHandler):
             route = "token"
         elif parts.path == base + "/introspect":
             route = "introspection"
+        elif parts.path == base + "/authorize" and issuer.authorization_endpoint:
+            route = "authorize"
         if route in ("jwks", "discovery", "token", "introspection"):
             issuer._count(route)
         behaviour = "ok"
@@ -103,6 +105,8 @@ class _Handler(BaseHTTPRequestHandler):
             issuer._stopping.wait(wait)
         if route == "mint":
             self._mint(parts.query, body)
+        elif route == "authorize":
+            self._send(*authorization_endpoint())
         elif not route:
             self._send(404, {"error": "not_found"})
         elif route in ("token", "introspection"):

@@ -67,6 +67,19 @@ def _parser() -> argparse.ArgumentParser:
         help="a client your API may introspect with (default: %(default)s)",
     )
     dev.add_argument("--client-secret", help="its secret (default: a random one, printed)")
+    dev.add_argument(
+        "--client-scope",
+        action="append",
+        default=[],
+        metavar="SCOPE",
+        help="a scope that client may get from /token (client_credentials); repeat for more",
+    )
+    dev.add_argument(
+        "--authorization-endpoint",
+        action="store_true",
+        help="serve and advertise /authorize (it refuses every request): for clients whose "
+        "metadata parser requires it, such as the MCP Python SDK",
+    )
     tok = sub.add_parser(
         "token",
         help="mint a token from a running dev issuer and print it",
@@ -108,7 +121,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _serve(host: str, port: int, audience: str, client_id: str, secret: str | None) -> int:
+def _serve(
+    host: str,
+    port: int,
+    audience: str,
+    client_id: str,
+    secret: str | None,
+    client_scopes: Sequence[str] = (),
+    authorization_endpoint: bool = False,
+) -> int:
     from bearerguard.testing.issuer import Issuer
 
     stop = threading.Event()
@@ -117,12 +138,18 @@ def _serve(host: str, port: int, audience: str, client_id: str, secret: str | No
         stop.set()
 
     try:
-        issuer = Issuer(audience=audience, host=host, port=port, mint_endpoint=True).start()
+        issuer = Issuer(
+            audience=audience,
+            host=host,
+            port=port,
+            mint_endpoint=True,
+            authorization_endpoint=authorization_endpoint,
+        ).start()
     except OSError as exc:
         print(f"bearerguard: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
         return 1
     secret = secret or secrets.token_urlsafe(16)
-    issuer.register_client(client_id, secret, scopes=())
+    issuer.register_client(client_id, secret, scopes=client_scopes)
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         print(
@@ -218,7 +245,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``bearerguard`` command line; returns the exit status."""
     args = _parser().parse_args(argv)
     if args.command == "dev-issuer":
-        return _serve(args.host, args.port, args.audience, args.client_id, args.client_secret)
+        return _serve(
+            args.host,
+            args.port,
+            args.audience,
+            args.client_id,
+            args.client_secret,
+            [s for item in args.client_scope for s in item.split()],
+            args.authorization_endpoint,
+        )
     scopes = None
     if args.scope is not None:
         scopes = [s for item in args.scope for s in item.split()]

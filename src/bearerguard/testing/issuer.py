@@ -34,6 +34,8 @@ class Issuer(AuthorizationServerMixin, KeyRing):
             settings = {"BEARERGUARD_ISSUER": issuer.issuer, "BEARERGUARD_AUDIENCE": issuer.audience}
 
     ``algs`` gives one published key per algorithm; the first one is the newest (current) key.
+    ``authorization_endpoint=True`` serves and advertises ``/authorize``, refusing every
+    request (for clients requiring the member, e.g. the MCP Python SDK).
     Raises ValueError for an unsupported algorithm.
     """
 
@@ -47,6 +49,7 @@ class Issuer(AuthorizationServerMixin, KeyRing):
         port: int = 0,
         cache_control: str | None = "max-age=300",
         mint_endpoint: bool = False,
+        authorization_endpoint: bool = False,
     ) -> None:
         super().__init__()
         self.audience: str | list[str] = audience if isinstance(audience, str) else list(audience)
@@ -54,6 +57,8 @@ class Issuer(AuthorizationServerMixin, KeyRing):
         self.path = "/" + path.strip("/") if path.strip("/") else ""
         self.cache_control = cache_control
         self.mint_endpoint = mint_endpoint
+        #: Serve and advertise ``/authorize``, which refuses every request (see metadata()).
+        self.authorization_endpoint = authorization_endpoint
         self.delay = 0.0
         self.metadata_overrides: dict[str, Any] = {}
         #: Behaviour of the discovery endpoints; None follows ``behaviour``.
@@ -202,6 +207,11 @@ class Issuer(AuthorizationServerMixin, KeyRing):
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": algs,
         }
+        if self.authorization_endpoint:
+            # RFC 8414 §2 makes it optional here, but some clients (the MCP Python SDK's
+            # OAuthMetadata, mcp 2.3) require the member: it is served, and answers every
+            # request with unsupported_response_type (response_types_supported is empty).
+            doc["authorization_endpoint"] = self.url + "/authorize"
         for name, value in self.metadata_overrides.items():
             if value is None:
                 doc.pop(name, None)
@@ -231,12 +241,15 @@ class Issuer(AuthorizationServerMixin, KeyRing):
         nbf: Any = None,
         exp: Any = None,
         key: IssuerKey | None = None,
+        acr: str | None = None,
+        auth_time: int | None = None,
     ) -> str:
         """Mint a signed compact-JWS access token (RFC 9068 shape).
 
         Claims: iss, sub, aud, iat, exp (iat + ``expires_in``), jti, client_id and the scopes
-        (a space-separated "scope", or a list under any other ``scope_claim``); then ``claims``
-        are merged and ``drop`` removed. A None argument omits its claim. ``kid`` names the
+        (a space-separated "scope", or a list under any other ``scope_claim``); ``acr`` and
+        ``auth_time`` (RFC 9068 §2.2.1, the user's authentication, for RFC 9470 step-up)
+        when given; then ``claims`` are merged and ``drop`` removed. A None argument omits its claim. ``kid`` names the
         signing key (an unknown kid is put in the header as is; "" omits kid); ``header``
         entries are merged last, None removing one. LookupError if no key fits ``alg``.
         """
@@ -259,6 +272,10 @@ class Issuer(AuthorizationServerMixin, KeyRing):
         if scopes is not None and scope_claim:
             names = scopes.split() if isinstance(scopes, str) else list(scopes)
             payload[scope_claim] = " ".join(names) if scope_claim == "scope" else names
+        if acr is not None:
+            payload["acr"] = acr
+        if auth_time is not None:
+            payload["auth_time"] = auth_time
         payload.update(claims or {})
         for name in drop:
             payload.pop(name, None)

@@ -8,6 +8,11 @@ from typing import Any
 from tests.expect import with_dpop
 
 MISSING = 'Bearer realm="api"'
+#: A 401 on a view needing read:messages names the scope (RFC 6750 §3, both schemes).
+MISSING_READ = (
+    'Bearer realm="api", scope="read:messages", DPoP scope="read:messages", '
+    'algs="ES256 ES384 ES512 PS256 PS384 PS512 RS256 RS384 RS512 EdDSA Ed25519"'
+)
 # RFC 6750 §3.1: no error code without credentials, so the body has no "error" key.
 MISSING_BODY = {"error_description": "Authentication required", "reason": "missing_token"}
 SCOPE_DESCRIPTION = "The access token lacks a required scope"

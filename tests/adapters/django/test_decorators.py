@@ -18,6 +18,7 @@ from tests.adapters.django.helpers import (
     CLAIM_DESCRIPTION,
     MISSING,
     MISSING_BODY,
+    MISSING_READ,
     SCOPE_DESCRIPTION,
     assert_refused,
     bearer,
@@ -63,7 +64,7 @@ def test_scoped_views_refuse_without_the_scope(issuer: Issuer, path: str) -> Non
 
 @pytest.mark.parametrize("path", READ_VIEWS)
 def test_scoped_views_refuse_without_token(path: str) -> None:
-    assert_refused(Client().get(path), 401, MISSING, MISSING_BODY)
+    assert_refused(Client().get(path), 401, MISSING_READ, MISSING_BODY)
 
 
 @pytest.mark.parametrize("path", READ_VIEWS)
@@ -139,4 +140,4 @@ def test_decorated_views_are_csrf_exempt(issuer: Issuer, path: str, status: int)
     client = Client(enforce_csrf_checks=True)
     response = client.post(path, **bearer(issuer.token()))
     assert response.status_code == status
-    assert_refused(client.post(path), 401, MISSING, MISSING_BODY)
+    assert_refused(client.post(path), 401, MISSING_READ, MISSING_BODY)

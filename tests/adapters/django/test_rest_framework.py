@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.expect import with_dpop
+from tests.expect import challenge, with_dpop
 
 pytest.importorskip("rest_framework")
 
@@ -112,7 +112,8 @@ def test_has_scopes(stack: str, issuer: Issuer) -> None:
     rw = issuer.token(scopes=["read:messages", "write:messages"])
     response = Client().get("/drf/scoped", **bearer(rw))
     assert_refused(response, 403, insufficient("admin editor"), SCOPE_BODY)
-    assert_refused(Client().get("/drf/scoped"), 401, MISSING, MISSING_BODY)
+    every = challenge(scope="read:messages write:messages admin editor")
+    assert_refused(Client().get("/drf/scoped"), 401, every, MISSING_BODY)
 
 
 def test_scopes_required_factory(stack: str, issuer: Issuer) -> None:

@@ -84,7 +84,7 @@ def test_a_bad_token_on_a_public_route_is_refused(
         check(c.get("/api/public", headers=bearer(good)), 200, None, {"message": "public"})
         check(c.get("/api/private", headers=bearer(good)), 200, None, {"sub": "user-1"})
     # Private routes: the app-level dependency lets no-credentials through, the route's refuses.
-    check(c.get("/api/private"), 401, challenge(), body(None, "missing_token"))
+    check(c.get("/api/private"), 401, challenge(scope="read:messages"), body(None, "missing_token"))
     r = c.get("/api/private", headers=expired)
     check(r, 401, challenge("invalid_token", "expired"), body("invalid_token", "expired"))
     r = c.get("/api/private", headers=bearer(issuer.token(scopes=())))
@@ -127,4 +127,9 @@ def test_header_and_query_token_with_url_tokens_off(
         check(c.get("/api/private" + url_token, headers=bearer(token)), 400, *multiple)
     # A URL token alone, with URL tokens off, is no credentials.
     check(c.get("/api/public" + url_token), 200, None, {"message": "public"})
-    check(c.get("/api/private" + url_token), 401, challenge(), body(None, "missing_token"))
+    check(
+        c.get("/api/private" + url_token),
+        401,
+        challenge(scope="read:messages"),
+        body(None, "missing_token"),
+    )

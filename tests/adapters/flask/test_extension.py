@@ -268,7 +268,8 @@ def test_async_view(app: Flask, issuer: Issuer) -> None:
 
     client = app.test_client()
     assert client.get("/async", headers=bearer(issuer.token())).get_json() == {"sub": "user-1"}
-    assert_refused(client.get("/async"), 401, challenge(), None, "missing_token")
+    www = challenge(scope="read:messages")
+    assert_refused(client.get("/async"), 401, www, None, "missing_token")
 
 
 # -- blueprints ------------------------------------------------------------------------
@@ -321,7 +322,7 @@ def test_protect_blueprint_explicit_options_view(make_flask: MakeFlask, issuer: 
     client = app.test_client()
 
     resp = client.options("/api/explicit")
-    assert_refused(resp, 401, challenge(), None, "missing_token")
+    assert_refused(resp, 401, challenge(scope="read:messages"), None, "missing_token")
     resp = client.options("/api/explicit", headers=bearer(issuer.token(scopes=())))
     www = challenge("insufficient_scope", scope="read:messages")
     assert_refused(resp, 403, www, "insufficient_scope", "insufficient_scope")
@@ -332,7 +333,9 @@ def test_protect_blueprint_explicit_options_view(make_flask: MakeFlask, issuer: 
     resp = client.options("/api/auto")
     assert (resp.status_code, resp.data) == (200, b"")
     assert sorted(resp.headers["Allow"].split(", ")) == ["GET", "HEAD", "OPTIONS"]
-    assert_refused(client.get("/api/auto"), 401, challenge(), None, "missing_token")
+    assert_refused(
+        client.get("/api/auto"), 401, challenge(scope="read:messages"), None, "missing_token"
+    )
 
 
 def test_protect_plus_view_decorator_verifies_once(make_flask: MakeFlask, issuer: Issuer) -> None:

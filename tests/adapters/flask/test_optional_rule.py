@@ -159,7 +159,7 @@ def test_decorators_reuse_the_decision(app: Flask, issuer: Issuer) -> None:
     assert client.get("/maybe").get_json() == {"sub": None}
     resp = client.get("/read")
     assert resp.status_code == 401
-    assert resp.headers.getlist("WWW-Authenticate") == [challenge()]
+    assert resp.headers.getlist("WWW-Authenticate") == [challenge(scope="read:messages")]
     assert resp.get_json() == body(None, "missing_token")
     resp = client.get("/admin", headers=bearer(token))
     assert resp.status_code == 403

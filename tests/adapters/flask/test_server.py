@@ -54,7 +54,8 @@ def server(issuer: Issuer) -> Iterator[str]:
 
 
 def test_real_server_refusals(server: str, issuer: Issuer) -> None:
-    check(http_request(server, "GET", "/private"), 401, challenge(), None, "missing_token")
+    www = challenge(scope="read:messages")
+    check(http_request(server, "GET", "/private"), 401, www, None, "missing_token")
     check(http_request(server, "GET", "/bp/me"), 401, challenge(), None, "missing_token")
     token = issuer.token()
     two = [("Authorization", f"Bearer {token}"), ("Authorization", f"Bearer {token}")]

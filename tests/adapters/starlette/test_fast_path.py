@@ -143,7 +143,12 @@ def test_header_and_query_token_with_url_tokens_off(
             check(r, 400, www, body("invalid_request", "multiple_tokens"))
         check(c.get("/decorated", headers=bearer(token)), 200, None, {"sub": "user-1"})
     check(c.get("/public" + url_token), 200, None, {"user": None})
-    check(c.get("/decorated" + url_token), 401, challenge(), body(None, "missing_token"))
+    check(
+        c.get("/decorated" + url_token),
+        401,
+        challenge(scope="read:messages"),
+        body(None, "missing_token"),
+    )
 
 
 def test_two_authorization_headers_even_with_a_cached_token(

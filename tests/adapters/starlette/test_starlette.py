@@ -189,7 +189,8 @@ def test_authorization_decorators(
         r = c.request(method, "/writer", headers=reader)
         www = challenge("insufficient_scope", scope="write:messages")
         check(r, 403, www, body("insufficient_scope", "insufficient_scope"))
-        check(c.request(method, "/writer"), 401, challenge(), body(None, "missing_token"))
+        www = challenge(scope="write:messages")
+        check(c.request(method, "/writer"), 401, www, body(None, "missing_token"))
     writer = bearer(issuer.token(scopes=["write:messages"]))
     assert c.get("/writer", headers=writer).json() == {"write": True}
     assert c.put("/writer", headers=writer).json() == {"write": "sync"}
@@ -329,7 +330,7 @@ def test_websocket(client_factory: Factory, verifier: Verifier, issuer: Issuer) 
     )
     with pytest.raises(WebSocketDenialResponse) as info, c.websocket_connect("/ws"):
         pass  # pragma: no cover
-    check(info.value, 401, challenge(), body(None, "missing_token"))
+    check(info.value, 401, challenge(scope="read:messages"), body(None, "missing_token"))
     with (
         pytest.raises(WebSocketDenialResponse) as info,
         c.websocket_connect("/ws", headers=bearer(issuer.token(scopes=["other"]))),
@@ -481,7 +482,8 @@ def test_real_server(verifier: Verifier, issuer: Issuer) -> None:
         with pytest.raises(InvalidStatus) as info:
             websockets.sync.client.connect(ws_url + "/ws")
         assert info.value.response.status_code == 401
-        assert info.value.response.headers["WWW-Authenticate"] == challenge()
+        www = challenge(scope="read:messages")
+        assert info.value.response.headers["WWW-Authenticate"] == www
         with websockets.sync.client.connect(
             ws_url + "/ws", additional_headers=bearer(issuer.token())
         ) as ws:

@@ -9,6 +9,7 @@ from bearerguard import ClaimEquals, ClaimIncludes, Requirements, Settings, Veri
 from bearerguard.middleware.asgi import SCOPE_KEY, BearerAuthASGIMiddleware, Receive, Scope, Send
 
 R, W = "read:messages", "write:messages"
+MFA = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
 
 
 async def _answer(send: Send, status: int, data: Any) -> None:
@@ -56,5 +57,6 @@ app = BearerAuthASGIMiddleware(
         "/api/private-permission": Requirements(claims=[ClaimIncludes("permissions", R)]),
         "/api/private-tenant": Requirements(claims=[ClaimEquals("tenant", "acme")]),
         "/api/private-roles": Requirements(claims=[ClaimIncludes("roles", "writer")]),
+        "/api/private-mfa": Requirements(acr_values=[MFA], max_age=600),
     },
 )

@@ -106,6 +106,13 @@ class PrivateRoles(View):
     post = get
 
 
+@require_token(
+    acr_values=["http://schemas.openid.net/pape/policies/2007/06/multi-factor"], max_age=600
+)
+def private_mfa(request: HttpRequest) -> JsonResponse:
+    return _private(request)
+
+
 urlpatterns = [
     path("api/public", public),
     path("api/private", private),
@@ -115,6 +122,7 @@ urlpatterns = [
     path("api/private-permission", private_permission),
     path("api/private-tenant", private_tenant),
     path("api/private-roles", PrivateRoles.as_view()),
+    path("api/private-mfa", private_mfa),
 ]
 
 app = get_wsgi_application()

@@ -25,7 +25,9 @@ if not settings.configured:
             "rest_framework",
             "bearerguard.adapters.django",
         ],
-        MIDDLEWARE=[],
+        # No bearerguard authentication middleware: DRF authenticates; this one only
+        # serves the RFC 9728 metadata document when BEARERGUARD_RESOURCE is set.
+        MIDDLEWARE=["bearerguard.adapters.django.middleware.ResourceMetadataMiddleware"],
         USE_TZ=True,
         REST_FRAMEWORK={
             "DEFAULT_AUTHENTICATION_CLASSES": [f"{_DRF}.BearerTokenAuthentication"],
@@ -107,6 +109,15 @@ class PrivateRoles(Private):
     permission_classes = [claim_required("roles", includes="writer")]
 
 
+class PrivateMFA(Private):
+    permission_classes = [
+        scopes_required(
+            acr_values=("http://schemas.openid.net/pape/policies/2007/06/multi-factor",),
+            max_age=600,
+        )
+    ]
+
+
 urlpatterns = [
     path("api/public", Public.as_view()),
     path("api/private", Private.as_view()),
@@ -116,6 +127,7 @@ urlpatterns = [
     path("api/private-permission", PrivatePermission.as_view()),
     path("api/private-tenant", PrivateTenant.as_view()),
     path("api/private-roles", PrivateRoles.as_view()),
+    path("api/private-mfa", PrivateMFA.as_view()),
 ]
 
 app = get_wsgi_application()

@@ -13,8 +13,9 @@ verifier = Verifier(Settings.from_env())
 # The one rule for optional authentication (issue #13.6): a token sent to any route,
 # /api/public included, is checked and a bad one refused; no token passes where none is needed.
 app = FastAPI(dependencies=[Security(BearerToken(verifier, optional=True))])
-install_error_handler(app)
+install_error_handler(app, verifier)  # and the RFC 9728 metadata route
 R, W = "read:messages", "write:messages"
+MFA = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
 
 Token = Annotated[AccessToken, Depends(BearerToken(verifier))]
 
@@ -85,5 +86,13 @@ async def private_roles(
     token: Annotated[
         AccessToken, Depends(BearerToken(verifier, claims=[ClaimIncludes("roles", "writer")]))
     ],
+) -> dict[str, Any]:
+    return caller(token)
+
+
+@app.get("/api/private-mfa")
+@app.post("/api/private-mfa")
+async def private_mfa(
+    token: Annotated[AccessToken, Depends(BearerToken(verifier, acr_values=[MFA], max_age=600))],
 ) -> dict[str, Any]:
     return caller(token)

@@ -17,6 +17,7 @@ app.config.update({k: v for k, v in os.environ.items() if k.startswith("BEARERGU
 # to any route of the app, /api/public included, and refuses a bad one; no token passes there.
 auth = BearerAuth(app)
 METHODS = ["GET", "POST"]
+MFA = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
 
 
 def _private() -> dict[str, Any]:
@@ -71,4 +72,10 @@ def private_tenant() -> dict[str, Any]:
 @app.route("/api/private-roles", methods=METHODS)
 @auth.require(claims=[ClaimIncludes("roles", "writer")])
 def private_roles() -> dict[str, Any]:
+    return _private()
+
+
+@app.route("/api/private-mfa", methods=METHODS)
+@auth.require(acr_values=[MFA], max_age=600)
+def private_mfa() -> dict[str, Any]:
     return _private()

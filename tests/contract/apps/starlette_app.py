@@ -13,6 +13,7 @@ from bearerguard.adapters.starlette import bearer_auth_middleware, require_claim
 
 verifier = Verifier(Settings.from_env())
 BOTH = ["GET", "POST"]
+MFA = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
 
 
 def caller(request: Request) -> JSONResponse:
@@ -64,6 +65,11 @@ async def private_roles(request: Request) -> JSONResponse:
     return caller(request)
 
 
+@require_scopes(acr_values=[MFA], max_age=600)
+async def private_mfa(request: Request) -> JSONResponse:
+    return caller(request)
+
+
 app = Starlette(
     routes=[
         Route("/api/public", public, methods=BOTH),
@@ -74,6 +80,7 @@ app = Starlette(
         Route("/api/private-permission", private_permission, methods=BOTH),
         Route("/api/private-tenant", PrivateTenant),
         Route("/api/private-roles", private_roles, methods=BOTH),
+        Route("/api/private-mfa", private_mfa, methods=BOTH),
     ],
     middleware=[bearer_auth_middleware(verifier)],
 )

@@ -17,7 +17,9 @@ PRIVATE = (
     "/api/private-permission",
     "/api/private-tenant",
     "/api/private-roles",
+    "/api/private-mfa",
 )
+MFA = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
 
 
 def _json(start_response: StartResponse, status: str, body: Any) -> list[bytes]:
@@ -56,5 +58,6 @@ app = BearerAuthWSGIMiddleware(
         ),
         "/api/private-tenant": Requirements(claims=[ClaimEquals("tenant", "acme")]),
         "/api/private-roles": Requirements(claims=[ClaimIncludes("roles", "writer")]),
+        "/api/private-mfa": Requirements(acr_values=[MFA], max_age=600),
     },
 )

@@ -53,8 +53,7 @@ def _refusal(args: tuple[Any, ...], requirements: Requirements | None) -> HttpRe
             raise InvalidRequest("multiple_credentials")  # a session and another user's token
         if token is None:
             raise MissingToken()  # RFC 6750 §3.1: no error code without credentials
-        if requirements is not None:
-            requirements.check(token)
+        get_verifier().authorize(token, requirements)  # 403, or 401 for RFC 9470 step-up
     except BearerError as err:
         return response(get_verifier().render(err, requirements))
     return None
@@ -109,24 +108,48 @@ def _decorator(requirements: Requirements | None) -> Callable[[_V], _V]:
 @overload
 def require_token(view: _V, /) -> _V: ...
 @overload
-def require_token(view: None = None, /) -> Callable[[_V], _V]: ...
-def require_token(view: _V | None = None, /) -> _V | Callable[[_V], _V]:
+def require_token(
+    view: None = None,
+    /,
+    *,
+    acr_values: Iterable[str] | str | None = None,
+    max_age: int | None = None,
+) -> Callable[[_V], _V]: ...
+def require_token(
+    view: _V | None = None,
+    /,
+    *,
+    acr_values: Iterable[str] | str | None = None,
+    max_age: int | None = None,
+) -> _V | Callable[[_V], _V]:
     """Require a valid token (401 with a bare challenge without one).
 
-    Use as ``@require_token`` or ``@require_token()``.
+    Use as ``@require_token`` or ``@require_token()``. RFC 9470 step-up:
+    ``@require_token(acr_values=[...], max_age=600)`` also needs the token's ``acr``
+    to be one of *acr_values* and its ``auth_time`` at most *max_age* seconds old,
+    else 401 ``insufficient_user_authentication`` naming them.
     """
-    decorate: Callable[[_V], _V] = _decorator(None)
+    requirements = Requirements(acr_values=acr_values, max_age=max_age) or None
+    decorate: Callable[[_V], _V] = _decorator(requirements)
     return decorate if view is None else decorate(view)
 
 
-def require_scopes(*scopes: str, any_of: Iterable[str] = ()) -> Callable[[_V], _V]:
+def require_scopes(
+    *scopes: str,
+    any_of: Iterable[str] = (),
+    acr_values: Iterable[str] | str | None = None,
+    max_age: int | None = None,
+) -> Callable[[_V], _V]:
     """Require every scope in *scopes* and, if given, at least one of *any_of*.
 
     A token lacking them gets 403 ``insufficient_scope`` with the ``scope``
-    parameter (RFC 6750 §3.1). Raises ``ValueError`` when no scope is named or
+    parameter (RFC 6750 §3.1). ``acr_values`` / ``max_age``: RFC 9470 step-up, as
+    for :func:`require_token`. Raises ``ValueError`` when no scope is named or
     one is not a valid scope-token.
     """
-    requirements = Requirements(scopes=scopes, any_scopes=tuple(any_of))
+    requirements = Requirements(
+        scopes=scopes, any_scopes=tuple(any_of), acr_values=acr_values, max_age=max_age
+    )
     if not (requirements.scopes or requirements.any_scopes):
         raise ValueError("require_scopes needs at least one scope")
     return _decorator(requirements)

@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 
     from bearerguard.pipeline import Decision
 
-__all__ = ["ATTRIBUTE", "BearerAuthMiddleware", "get_access_token"]
+__all__ = ["ATTRIBUTE", "BearerAuthMiddleware", "ResourceMetadataMiddleware", "get_access_token"]
 
 #: The request attribute holding the :class:`~bearerguard.AccessToken` or ``None``.
 ATTRIBUTE = "access_token"
@@ -123,7 +123,9 @@ class BearerAuthMiddleware:
         BEARERGUARD_ISSUER = "https://tenant.example.com/"
         BEARERGUARD_AUDIENCE = "https://api.example.com"
 
-    Raises ``ImproperlyConfigured`` at startup when a ``BEARERGUARD_*`` setting is invalid.
+    With ``BEARERGUARD_RESOURCE`` set, the RFC 9728 metadata document is served at its
+    well-known path, before any authentication (no URL pattern to add). Raises
+    ``ImproperlyConfigured`` at startup when a ``BEARERGUARD_*`` setting is invalid.
     """
 
     sync_capable = True
@@ -145,6 +147,9 @@ class BearerAuthMiddleware:
             return self.__acall__(request)
         setattr(request, ATTRIBUTE, None)
         config = configured()
+        metadata = config.verifier.metadata(request.method or "GET", request.path_info)
+        if metadata is not None:
+            return response(metadata)  # RFC 9728: the metadata document, before authentication
         protected, exempt, requirements = config.rules.match(request.path_info)
         if exempt:
             return cast("HttpResponseBase", self.get_response(request))
@@ -165,6 +170,9 @@ class BearerAuthMiddleware:
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         setattr(request, ATTRIBUTE, None)
         config = configured()
+        metadata = config.verifier.metadata(request.method or "GET", request.path_info)
+        if metadata is not None:
+            return response(metadata)  # RFC 9728: the metadata document, before authentication
         protected, exempt, requirements = config.rules.match(request.path_info)
         if exempt:
             return await cast("Awaitable[HttpResponseBase]", self.get_response(request))
@@ -186,3 +194,39 @@ class BearerAuthMiddleware:
                 return response(verifier.render(refusal, requirements))
         response_ = await cast("Awaitable[HttpResponseBase]", self.get_response(request))
         return _finish(decision, response_)
+
+
+class ResourceMetadataMiddleware:
+    """Serve the RFC 9728 metadata document only: for projects without
+    :class:`BearerAuthMiddleware` (Django REST framework authenticating on its own).
+
+    Example::
+
+        MIDDLEWARE = ["bearerguard.adapters.django.middleware.ResourceMetadataMiddleware", ...]
+        BEARERGUARD_RESOURCE = "https://api.example.com"
+
+    Every other request goes on untouched.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(
+        self,
+        get_response: Callable[[HttpRequest], HttpResponseBase]
+        | Callable[[HttpRequest], Awaitable[HttpResponseBase]],
+    ) -> None:
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+        configured()
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
+        metadata = configured().verifier.metadata(request.method or "GET", request.path_info)
+        if metadata is not None:
+            return self._answer(response(metadata)) if self.async_mode else response(metadata)
+        return self.get_response(request)
+
+    async def _answer(self, answer: HttpResponseBase) -> HttpResponseBase:
+        return answer

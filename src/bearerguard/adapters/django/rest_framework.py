@@ -182,9 +182,8 @@ def _authorize(request: Request, requirements: Requirements | None) -> bool:
     token = request.auth
     try:
         if not isinstance(token, AccessToken):
-            raise MissingToken()  # RFC 6750 §3.1: bare challenge
-        if requirements is not None:
-            requirements.check(token)
+            raise MissingToken()  # RFC 6750 §3.1: no error code without credentials
+        get_verifier().authorize(token, requirements)  # 403, or 401 for RFC 9470 step-up
     except BearerError as err:
         raise _refuse(err, requirements) from None
     return True
@@ -223,11 +222,23 @@ class ClaimRequired(BasePermission):
         return _authorize(request, Requirements(claims=checks))
 
 
-def scopes_required(*scopes: str, any_of: tuple[str, ...] = ()) -> type[BasePermission]:
-    """A permission class needing every scope in *scopes* and one of *any_of*."""
-    requirements = Requirements(scopes=scopes, any_scopes=any_of)
+def scopes_required(
+    *scopes: str,
+    any_of: tuple[str, ...] = (),
+    acr_values: tuple[str, ...] | str | None = None,
+    max_age: int | None = None,
+) -> type[BasePermission]:
+    """A permission class needing every scope in *scopes* and one of *any_of*.
+
+    ``acr_values`` / ``max_age``: RFC 9470 step-up (accepted ``acr`` values, greatest age
+    of ``auth_time`` in seconds), else 401 ``insufficient_user_authentication``. Raises
+    ``ValueError`` when nothing is required.
+    """
+    requirements = Requirements(
+        scopes=scopes, any_scopes=any_of, acr_values=acr_values, max_age=max_age
+    )
     if not requirements:
-        raise ValueError("scopes_required needs at least one scope")
+        raise ValueError("scopes_required needs at least one scope or a step-up requirement")
 
     class ScopesRequired(BasePermission):
         def has_permission(self, request: Request, view: Any) -> bool:
