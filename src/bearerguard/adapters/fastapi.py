@@ -125,9 +125,9 @@ class BearerToken(SecurityBase):
         scopes: every one is needed; ``Security(..., scopes=[...])`` adds more.
         any_scopes: at least one is needed.
         claims: claim checks (``ClaimEquals``, ``ClaimIncludes``, callables).
-        acr_values, max_age: RFC 9470 step-up: accepted ``acr`` values and the
-            greatest age of ``auth_time`` in seconds (else 401
+        acr_values: RFC 9470 step-up: the accepted ``acr`` values (else 401
             ``insufficient_user_authentication``).
+        max_age: RFC 9470 step-up: the greatest age of ``auth_time`` in seconds.
         optional: without credentials return ``None`` instead of a 401 (a
             token that is sent must still be valid).
         scheme_name: the OpenAPI security scheme's name (``BearerToken``).
