@@ -45,7 +45,12 @@ def mint(alg: str, key: Any, claims: dict[str, Any]) -> str:
         # joserfc deprecates the name "EdDSA" (RFC 9864); providers still sign with it.
         # joserfc >= 1.1 warns that "EdDSA" is deprecated (RFC 9864); 1.0 has no such class
         warnings.simplefilter("ignore", getattr(joserfc_errors, "SecurityWarning", Warning))
-        return jwt.encode(header, claims, key, algorithms=[alg])
+        try:
+            return jwt.encode(header, claims, key, algorithms=[alg])
+        except ValueError as exc:  # joserfc 1.0 (minversions) cannot sign RFC 9864's name
+            if "not supported" in str(exc):
+                pytest.skip(f"this joserfc cannot mint {alg}: {exc}")
+            raise
 
 
 @pytest.mark.parametrize("alg", list(KEYS))
