@@ -67,19 +67,9 @@ def render(
     With no *error* the challenge is bare (RFC 6750 §3.1: a request without
     credentials should get no error code).
     """
-    params: list[str] = []
-    if realm is not None:
-        params.append(f"realm={quote(realm)}")
-    if error is not None:
-        params.append(f"error={quote(check_text(error, 'error'))}")
-        if description:
-            params.append(
-                f"error_description={quote(check_text(description, 'error_description'))}"
-            )
-        scope = " ".join(check_scope(s) for s in scopes)
-        if scope:
-            params.append(f"scope={quote(scope)}")
-    return "Bearer " + ", ".join(params) if params else "Bearer"
+    return render_challenge(
+        "Bearer", realm=realm, error=error, description=description, scopes=scopes
+    )
 
 
 def render_challenge(
