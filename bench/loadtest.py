@@ -54,11 +54,17 @@ MIX: dict[str, tuple[int, int, str | None]] = {
 }
 
 
+# The DPoP scheme is offered beside Bearer with the default settings (RFC 9449 §7.1).
+_DPOP = 'DPoP algs="ES256 ES384 ES512 PS256 PS384 PS512 RS256 RS384 RS512 EdDSA Ed25519"'
+
+
 def _challenge(reason: str) -> str:
     if reason == "missing_token":
-        return 'Bearer realm="api"'
+        return f'Bearer realm="api", {_DPOP}'
     error = "invalid_request" if MIX_STATUS[reason] == 400 else "invalid_token"
-    return f'Bearer realm="api", error="{error}", error_description="{DESCRIPTIONS[reason]}"'
+    return (
+        f'Bearer realm="api", error="{error}", error_description="{DESCRIPTIONS[reason]}", {_DPOP}'
+    )
 
 
 MIX_STATUS = {r: s for _, s, r in MIX.values() if r}
@@ -154,7 +160,10 @@ def check(kind: str, sub: str | None, status: int, headers: Any, body: bytes) ->
         if want_status == 400
         else "invalid_token"
     )
-    if doc != {"error": error, "error_description": DESCRIPTIONS[reason], "reason": reason}:
+    want = {"error": error, "error_description": DESCRIPTIONS[reason], "reason": reason}
+    if error is None:
+        del want["error"]  # no "error" member without an error code (issue #13)
+    if doc != want:
         return f"{kind}: body reason {doc.get('reason')!r}, want {reason!r}"
     if headers.get("WWW-Authenticate") != _challenge(reason):
         return f"{kind}: challenge {headers.get('WWW-Authenticate')!r}"
