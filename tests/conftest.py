@@ -40,7 +40,7 @@ AUDIENCE = "https://api.example.com"
 # Loaded here, before any test module builds its own ``settings(...)`` (those inherit
 # every value they do not set, derandomize included).
 settings.register_profile("ci", derandomize=True, print_blob=True)
-settings.register_profile("dev")
+settings.register_profile("dev", derandomize=False, print_blob=False)  # explicit: not CI defaults
 _PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or (
     "ci" if os.environ.get("CI", "").lower() == "true" else None
 )
