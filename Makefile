@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # tox finds the other CPython versions (3.10, 3.12, 3.13) that pyenv keeps off PATH
 PYENV_BINS := $(shell ls -d $$HOME/.pyenv/versions/3.1[0-3]*/bin 2>/dev/null | tr '\n' ':')
 
-.PHONY: test demo docs matrix lint typing bench bench-http bench-profile loadtest clean
+.PHONY: test demo docs matrix lint typing bench bench-http bench-profile bench-protocols loadtest clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ bench-http: $(STAMP)
 
 bench-profile: $(STAMP)
 	$(BIN)/python -m bench.profile
+
+# DPoP proofs and introspected tokens per request (starts its own redis-server on 127.0.0.1)
+bench-protocols: $(STAMP)
+	$(BIN)/python -m bench.protocols
 
 loadtest: $(STAMP)
 	$(BIN)/python -m bench.loadtest

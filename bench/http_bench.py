@@ -63,6 +63,9 @@ FRAMEWORKS = {
     "django": ["gunicorn", "bench.apps.django_app:app", "-w", "1", "-k", "sync"],
 }
 SAME_TOKEN_TARGET = {"starlette": 0.90, "flask": 0.95, "django": 0.95}
+# Issue #19 §1: the same-token ratio at most this far below the dict-lookup control's
+# (bench/apps/_dict_control.py), measured in the same server and rounds.
+DICT_CONTROL_MARGIN = 0.02
 FRESH_TARGET = 1.3  # added µs per request <= 1.3 x the uncached verification cost
 # The token cache (1024 entries) is filled with these before any cell runs, as in a server
 # that has been up for a while. Once full it stores a token only when verified a second
@@ -94,7 +97,7 @@ end
 @dataclass
 class Cell:
     framework: str
-    mode: str  # "bearerguard" or "pyjwt"
+    mode: str  # "bearerguard", "pyjwt", a control app's ("floor", "verify", "model"), "dict"
     label: str
     path: str
     # "none", "pad" (the token under another header name), "same", "fresh", or "floor"
@@ -104,6 +107,12 @@ class Cell:
     cpu_us: float = 0.0  # server CPU time (user + system, all its processes) per request
     errors: int = 0
     cpu_runs: list[float] = field(default_factory=list)  # per round, for paired ratios
+    rps_runs: list[float] = field(default_factory=list)
+
+    @property
+    def server(self) -> str:
+        """The app (BENCH_MODE) serving this cell: the dict control lives in bearerguard's."""
+        return "bearerguard" if self.mode == "dict" else self.mode
 
 
 def cpu_seconds(pgid: int) -> float:
@@ -332,20 +341,23 @@ def _asgi_caller(app: Any) -> Callable[[str, str | None], int]:
         headers = [(b"host", b"127.0.0.1")]
         if token is not None:
             headers.append((b"authorization", f"Bearer {token}".encode()))
-        scope = {
+        # Built as uvicorn builds it (nine keys, then the request line's four): a 13-key
+        # literal is sized to 21 keys, and the middleware's keys would then resize it.
+        scope: dict[str, Any] = {
             "type": "http",
-            "asgi": {"version": "3.0"},
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
             "http_version": "1.1",
-            "method": "GET",
+            "server": ("127.0.0.1", 80),
+            "client": ("127.0.0.1", 1),
             "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
             "root_path": "",
             "headers": headers,
-            "client": ("127.0.0.1", 1),
-            "server": ("127.0.0.1", 80),
+            "state": {},
         }
+        scope["method"] = "GET"
+        scope["path"] = path
+        scope["raw_path"] = path.encode()
+        scope["query_string"] = b""
         sent: list[dict[str, Any]] = []
 
         async def send(message: dict[str, Any]) -> None:
@@ -377,6 +389,9 @@ def in_process(
         plan = {"none": ("/open", None), "fresh": ("/protected", fresh)}
     elif mode == "model":  # a control: Starlette's AuthenticationMiddleware + @requires
         plan = {"none": ("/open", None), "same": ("/protected", filler[:1])}
+    if mode == "bearerguard" and framework == "starlette":  # the dict control, same app
+        plan["dict_none"] = ("/dict/open", None)
+        plan["dict_same"] = ("/dict/protected", filler[:1])
     for token in filler if mode in ("bearerguard", "pyjwt") else ():  # fill the token cache
         if call("/protected", token) != 200:
             raise SystemExit(f"{framework}: /protected did not answer 200")
@@ -460,6 +475,11 @@ def cells_for(framework: str, baseline: bool, controls: bool = True) -> list[Cel
             Cell(framework, "floor", "floor app: raw RS256 check only", "/protected", "floor"),
             Cell(framework, "verify", "verify app: open route", "/open", "none"),
             Cell(framework, "verify", "verify app: bare verify, fresh", "/protected", "fresh"),
+        ]
+    if framework == "starlette":  # issue #19 §1: the dict lookup, in bearerguard's server
+        cells += [
+            Cell(framework, "dict", "dict control: open route", "/dict/open", "none"),
+            Cell(framework, "dict", "dict control, same token", "/dict/protected", "same"),
         ]
     if controls and framework == "starlette":  # Starlette's own auth, verifying nothing
         cells += [
@@ -552,12 +572,56 @@ def report(cells: list[Cell], verify_us: float, floor_us: float, rounds: int) ->
                 label = f"{fw}: fresh token added <= {FRESH_TARGET}x verify"
                 checks.append((label, times1, times1 <= FRESH_TARGET))
                 checks.append((label + ", padded", times2, times2 <= FRESH_TARGET))
+    checks += dict_control_checks(cells)
     lines += controls(cells, verify_us, floor_us)
-    lines.append("\ntargets (by server CPU per request)")
+    lines.append("\ntargets (by server CPU per request, unless marked)")
     lines += [f"  {label:<52} {v:>6.2f} {'PASS' if ok else 'FAIL'}" for label, v, ok in checks]
     if any(c.errors for c in cells):
         lines.append("\nWARNING: some cells saw errors or non-2xx answers: their figures are void")
     return lines
+
+
+def dict_control_checks(cells: list[Cell]) -> list[tuple[str, float, bool]]:
+    """Issue #19 §1: bearerguard's same-token ratio against the dict-lookup control's.
+
+    Per round, each app's protected cell against its own open route (by CPU per request:
+    open / protected; by throughput: protected / open), then bearerguard's ratio minus the
+    control's; the median over rounds. Both apps ran in the same server, same rounds.
+    """
+    checks = []
+    for fw in dict.fromkeys(c.framework for c in cells):
+        found = {
+            (c.mode, c.tokens): c
+            for c in cells
+            if c.framework == fw and c.mode in ("bearerguard", "dict")
+        }
+        need = [
+            ("bearerguard", "none"),
+            ("bearerguard", "same"),
+            ("dict", "none"),
+            ("dict", "same"),
+        ]
+        if not all(k in found for k in need):
+            continue
+        bo, bs, do, ds = (found[k] for k in need)
+        by_cpu = statistics.median(
+            b_o / b_s - d_o / d_s
+            for b_o, b_s, d_o, d_s in zip(
+                bo.cpu_runs, bs.cpu_runs, do.cpu_runs, ds.cpu_runs, strict=True
+            )
+            if b_s and d_s
+        )
+        by_rps = statistics.median(
+            b_s / b_o - d_s / d_o
+            for b_o, b_s, d_o, d_s in zip(
+                bo.rps_runs, bs.rps_runs, do.rps_runs, ds.rps_runs, strict=True
+            )
+            if b_o and d_o
+        )
+        label = f"{fw}: same token vs dict ctrl >= -{DICT_CONTROL_MARGIN:.2f}"
+        checks.append((label, by_cpu, by_cpu >= -DICT_CONTROL_MARGIN))
+        checks.append((label + ", req/s", by_rps, by_rps >= -DICT_CONTROL_MARGIN))
+    return checks
 
 
 def control_lines(
@@ -648,6 +712,17 @@ def report_in_process(
         if mode == "bearerguard":  # the same-token target is about servers: see below
             label = f"{fw}: fresh token added <= {FRESH_TARGET}x verify"
             checks.append((label, times, times <= FRESH_TARGET))
+    for (fw, mode), r in results.items():
+        if mode != "bearerguard" or "dict_same" not in r:
+            continue
+        ratio = r["dict_none"] / r["dict_same"]
+        lines.append(
+            f"{fw:<10} {'dict ctrl':<12} {r['dict_none']:>8.1f} {r['dict_same']:>8.1f}"
+            f" {r['dict_same'] - r['dict_none']:>6.1f} {ratio:>8.2f}"
+        )
+        diff = r["none"] / r["same"] - ratio
+        label = f"{fw}: same token vs dict ctrl >= -{DICT_CONTROL_MARGIN:.2f}"
+        checks.append((label, diff, diff >= -DICT_CONTROL_MARGIN))
     control = []
     for fw in dict.fromkeys(fw for fw, _ in results):
 
@@ -755,7 +830,7 @@ def main(argv: list[str] | None = None) -> int:
 
         for fw in frameworks:
             for mode in ("bearerguard", "pyjwt", "floor", "verify", "model"):
-                mine = [c for c in cells if c.framework == fw and c.mode == mode]
+                mine = [c for c in cells if c.framework == fw and c.server == mode]
                 if not mine:
                     continue
                 with server(fw, mode, issuer) as (port, pgid):
@@ -788,6 +863,7 @@ def main(argv: list[str] | None = None) -> int:
             c.cpu_us = statistics.median(u for _, u, _ in runs)
             c.errors = sum(e for _, _, e in runs)
             c.cpu_runs = [u for _, u, _ in runs]
+            c.rps_runs = [r for r, _, _ in runs]
     # The verification cost measured again at the end: on a shared machine either pass can
     # be slowed by a neighbour, never sped up, so the lower one is the machine's cost.
     with Issuer(audience=AUDIENCE) as issuer:

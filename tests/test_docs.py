@@ -13,11 +13,15 @@ text) are not run. The settings and reason-code references are rendered at build
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import re
+import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from sybil import Document
@@ -61,7 +65,30 @@ def _exempt() -> list[tuple[str, int, str]]:
     ]
 
 
+@pytest.fixture
+def _local_names_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # The pages' example issuers (https://tenant.example.com/ ...) are never looked up: an
+    # adapter built there starts its background key fetch (Verifier.warm), which must fail
+    # here at once instead of touching the network.
+    lookup = socket.getaddrinfo
+
+    def local_only(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host not in ("127.0.0.1", "::1", "localhost", b"127.0.0.1", None):
+            raise socket.gaierror(socket.EAI_NONAME, "not looked up in the docs tests")
+        return lookup(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", local_only)
+    yield
+    # Before the lookup is put back: let the fetches under way fail, and free the page's
+    # verifiers (apps hold cycles), so none is retried later.
+    gc.collect()
+    for thread in threading.enumerate():
+        if thread.name == "bearerguard-jwks-refresh":
+            thread.join(10)
+
+
 @pytest.mark.parametrize("path", PAGES, ids=_name)
+@pytest.mark.usefixtures("_local_names_only")
 def test_python_blocks_run(path: Path, bearerguard_env: dict[str, str]) -> None:
     document = Document.parse(str(path), PythonCodeBlockParser())
     document.namespace["__name__"] = "docs_" + re.sub(r"\W", "_", path.stem)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.authentication import (
@@ -22,6 +23,7 @@ from bearerguard import Settings, Verifier
 from bearerguard.adapters.starlette import bearer_auth_middleware, require_scopes
 
 from ._controls import floor_check, verify_only
+from ._dict_control import DictLookupMiddleware, by_prefix
 from ._pyjwt import CHALLENGE, MODE, check
 
 
@@ -85,6 +87,14 @@ else:
     VERIFIER = Verifier(Settings.from_env(), token_cache_size=size)
     middleware.append(bearer_auth_middleware(VERIFIER))
 
-app = Starlette(
+app: Any = Starlette(
     routes=[Route("/open", open_route), Route("/protected", endpoint)], middleware=middleware
 )
+if MODE == "bearerguard":
+    # The dict-lookup control (issue #19 §1) in the same server, so that it is measured in
+    # the same rounds: /dict/open and /dict/protected, Starlette's own @requires.
+    control = Starlette(
+        routes=[Route("/dict/open", open_route), Route("/dict/protected", protected_model)],
+        middleware=[Middleware(DictLookupMiddleware)],
+    )
+    app = by_prefix(app, control)

@@ -19,6 +19,7 @@ from bearerguard.errors import (
     error_response,
 )
 from bearerguard.extract import extract_token
+from bearerguard.issuers import IssuerSettings
 from bearerguard.jwk import VerifyKey
 from bearerguard.keys import JWKSKeySource, KeySource, StaticKeySource
 from bearerguard.paths import PathRules
@@ -40,6 +41,7 @@ __all__ = [
     "InsufficientUserAuthentication",
     "InvalidRequest",
     "InvalidToken",
+    "IssuerSettings",
     "JWKSKeySource",
     "KeySource",
     "KeysUnavailable",

@@ -21,7 +21,15 @@ from bearerguard.tokens import AccessToken
 #: their existing descriptions.
 INTROSPECTION_DESCRIPTIONS: dict[str, str] = {
     k: DESCRIPTIONS[k]
-    for k in ("token_inactive", "invalid_token_type", "introspection_unavailable")
+    for k in (
+        "token_inactive",
+        "invalid_token_type",
+        "introspection_unavailable",
+        # RFC 9701 signed answers (bearerguard._introspection_jwt)
+        "introspection_response_unsigned",
+        "introspection_response_bad_signature",
+        "introspection_response_invalid",
+    )
 }
 
 #: ``token_type`` values accepted as access tokens (RFC 6749 §7.1 types, RFC 9449 §6.2 DPoP,

@@ -7,18 +7,16 @@ and passed through as bytes; error messages name HTTP statuses and exception typ
 from __future__ import annotations
 
 import base64
-import contextlib
 import http.client
 import socket
 import ssl
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Protocol
-from urllib.parse import quote_plus, urlsplit
+from urllib.parse import quote_plus, urlencode, urlsplit
 
-from bearerguard.discovery import Fetcher, FetchError, fetch_json, metadata_urls
+from bearerguard.discovery import Fetcher, FetchError, _Deadline, find_endpoint
 
 
 class Poster(Protocol):
@@ -36,8 +34,11 @@ class Poster(Protocol):
 def urllib_poster(
     url: str, *, data: bytes, headers: Mapping[str, str], timeout: float, max_bytes: int
 ) -> tuple[int, bytes]:
-    """The default :class:`Poster`: stdlib ``http.client``, one deadline, a size cap."""
-    deadline = time.monotonic() + timeout
+    """The default :class:`Poster`: stdlib ``http.client``, one deadline, a size cap.
+
+    The deadline is the key-set fetcher's (:mod:`bearerguard.discovery`): it bounds the whole
+    exchange and shuts the socket down when it passes, so a server dripping bytes is cut off.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise FetchError("only http(s) URLs are fetched")
@@ -49,42 +50,21 @@ def urllib_poster(
         )
     else:
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    deadline = _Deadline(timeout)
 
     def remaining() -> float:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise FetchError("deadline exceeded")
-        return left
-
-    # Socket timeouts bound each read only; a server dripping bytes is cut off by shutting
-    # the raw socket down (a duplicate survives TLS wrapping) when the deadline passes.
-    guards: list[socket.socket] = []
-    lock = threading.Lock()
-    expired = False
+        try:
+            return deadline.remaining()
+        except TimeoutError:
+            raise FetchError("deadline exceeded") from None
 
     def connect(
         address: tuple[str, int], timeout: object = None, source: object = None
     ) -> socket.socket:
-        sock = socket.create_connection(address, remaining())
-        with lock:
-            if expired:
-                sock.close()
-                raise FetchError("deadline exceeded")
-            guards.append(sock.dup())
-        return sock
-
-    def expire() -> None:
-        nonlocal expired
-        with lock:
-            expired = True
-            for guard in guards:
-                with contextlib.suppress(OSError):
-                    guard.shutdown(socket.SHUT_RDWR)
+        remaining()
+        return deadline.connect(address)
 
     conn._create_connection = connect  # type: ignore[attr-defined]
-    timer = threading.Timer(timeout, expire)
-    timer.daemon = True
-    timer.start()
     resp: http.client.HTTPResponse | None = None
     try:
         conn.connect()
@@ -105,16 +85,13 @@ def urllib_poster(
     except FetchError:
         raise
     except (OSError, ValueError, http.client.HTTPException) as exc:
-        raise FetchError("deadline exceeded" if expired else type(exc).__name__) from None
+        raise FetchError("deadline exceeded" if deadline.expired else type(exc).__name__) from None
     finally:
-        timer.cancel()
         if resp is not None:
             resp.close()  # the response holds the socket after conn.close()
         conn.close()
-        with lock:
-            for guard in guards:
-                guard.close()
-    if expired:
+        deadline.close()
+    if deadline.expired:
         raise FetchError("deadline exceeded")  # a body cut short is not the body
     if len(body) > max_bytes:
         raise FetchError("response too large")
@@ -131,6 +108,28 @@ def basic_credentials(client_id: str, client_secret: str) -> str:
     return "Basic " + base64.b64encode(pair.encode()).decode("ascii")
 
 
+def introspection_request(
+    token: str, *, client_id: str, client_secret: str, client_auth: str, accept: str
+) -> tuple[bytes, dict[str, str]]:
+    """The form body and headers of an RFC 7662 §2.1 request about *token*.
+
+    The client authenticates with ``client_secret_basic`` (the ``Authorization`` header) or
+    ``client_secret_post`` (the form), RFC 6749 §2.3.1.
+    """
+    form = {"token": token, "token_type_hint": "access_token"}
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Accept": accept,
+        "User-Agent": "bearerguard",
+    }
+    if client_auth == "client_secret_basic":
+        headers["Authorization"] = basic_credentials(client_id, client_secret)
+    else:
+        form["client_id"] = client_id
+        form["client_secret"] = client_secret
+    return urlencode(form).encode("ascii"), headers
+
+
 def discover_introspection_endpoint(
     issuer: str, fetcher: Fetcher, *, timeout: float, max_bytes: int
 ) -> str:
@@ -139,30 +138,15 @@ def discover_introspection_endpoint(
     The metadata's ``issuer`` must equal *issuer* (RFC 8414 §3.3); the endpoint must use
     https unless the issuer itself is plain http. Raises :class:`FetchError`.
     """
-    deadline = time.monotonic() + timeout
-    problems: list[str] = []
-    for url in metadata_urls(issuer):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            problems.append("deadline exceeded")
-            break
-        try:
-            doc, _ = fetch_json(fetcher, url, timeout=left, max_bytes=max_bytes)
-        except FetchError as exc:
-            problems.append(str(exc))
-            continue
-        if doc.get("issuer") != issuer:
-            raise FetchError("metadata issuer does not match the configured issuer")
-        endpoint = doc.get("introspection_endpoint")
-        if not isinstance(endpoint, str):
-            # Some servers publish it in only one of the two documents.
-            problems.append("metadata has no introspection_endpoint")
-            continue
-        scheme = urlsplit(endpoint).scheme
-        if scheme != "https" and not (scheme == "http" and urlsplit(issuer).scheme == "http"):
-            raise FetchError("introspection_endpoint must use https")
-        return endpoint
-    raise FetchError("discovery failed: " + "; ".join(problems))
+    # Some servers publish it in only one of the two documents.
+    return find_endpoint(
+        issuer,
+        fetcher,
+        "introspection_endpoint",
+        timeout=timeout,
+        max_bytes=max_bytes,
+        in_either=True,
+    )
 
 
 class MemoryCache:

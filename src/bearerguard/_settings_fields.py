@@ -18,7 +18,11 @@ from urllib.parse import urlsplit
 from bearerguard import _settings_parsers as p
 from bearerguard._settings_parsers import DEFAULT_ALGORITHMS, optional_str, split_url, strings
 from bearerguard.challenge import SCOPE_TOKEN
+from bearerguard.claimpath import ClaimPath
 from bearerguard.dpop import DEFAULT_ALGORITHMS as DPOP_ALGORITHMS
+from bearerguard.issuers import issuer_settings
+from bearerguard.providers import NAMES as PROVIDER_NAMES
+from bearerguard.tokens import CLIENT_ID_CLAIMS
 
 __all__ = [
     "DEFAULT_LEEWAY",
@@ -195,6 +199,17 @@ def tenants(value: Any) -> tuple[str, ...]:
     return out
 
 
+def claim_paths(value: Any) -> tuple[str, ...]:
+    """Claim paths (:mod:`bearerguard.claimpath`), comma-separated or a list."""
+    out = strings(value)
+    for path in out:
+        try:
+            ClaimPath.parse(path)
+        except ValueError as exc:
+            raise ValueError(f"must hold claim paths: {exc}") from None
+    return out
+
+
 @dataclasses.dataclass(frozen=True)
 class Field:
     """One setting: its keyword ``name``, ``env`` name, default, parser and description.
@@ -236,7 +251,15 @@ FIELDS: tuple[Field, ...] = (
       "seconds of clock skew tolerated on `exp`, `nbf`, `iat` (0-600)"),
     F("realm", "api", p.realm, "the `realm` of every challenge"),
     F("scope_claims", ("scope", "scp"), p.strings, "where scopes are read, the first claim "
-      "present winning (space-separated string or array; Auth0's `permissions` array)"),
+      "present winning (space-separated string or array; Auth0's `permissions` array)",
+      shown="the preset's, else `scope, scp`"),
+    F("role_claims", (), claim_paths, "claim paths whose values are the caller's roles "
+      "(`AccessToken.roles`): every path present adds its string, or its array's strings; "
+      "nested with dots (`realm_access.roles`); `{client}` stands for each AUDIENCE and "
+      "CLIENT_ID", shown="the preset's, else none"),
+    F("client_id_claims", CLIENT_ID_CLAIMS, p.strings, "where `AccessToken.client_id` is "
+      "read, the first string present winning (Okta `cid`, Entra ID `azp`/`appid`)",
+      shown="the preset's, else `client_id, azp, cid, appid`"),
     F("scope_implications", (), p.scope_implications, "a scope hierarchy: a broad scope "
       "grants the narrower ones it implies, e.g. `messages:admin>messages:read "
       "messages:write;files:admin>files:read` (a mapping in Python)", shown="none"),
@@ -285,8 +308,14 @@ FIELDS: tuple[Field, ...] = (
       "how the client credentials are sent: `client_secret_basic` or `client_secret_post`"),
     F("introspection_cache_ttl", 60, p.seconds(0, 86400), "seconds an introspection answer "
       "is reused (never past the token's `exp`; `0` = never)"),
-    F("provider", "generic", choice("generic", "auth0", "okta", "keycloak", "entra", "cognito"),
-      "a preset: `auth0`, `okta`, `keycloak`, `entra`, `cognito`"),
+    F("introspection_jwt", False, on_off, "`on`: ask for RFC 9701 signed answers "
+      "(`application/token-introspection+jwt`), verified with the issuer's keys; an unsigned "
+      "or badly signed answer is a 503", shown="off"),
+    F("provider", "generic", choice(*PROVIDER_NAMES), "a preset: `auth0`, `okta`, "
+      "`keycloak`, `entra`, `cognito`; it fills the settings not given (see Providers)"),
     F("tenants", (), tenants, "with an issuer containing `{tenantid}` (Entra ID "
       "multi-tenant): the allowed tenant ids, comma-separated, or `*`"),
+    F("issuer_settings", (), issuer_settings, "more issuers, each with its own settings: "
+      "JSON `{\"<issuer>\": {\"audience\": …, \"provider\": …}}` (a list of "
+      "`IssuerSettings` in Python; see Several issuers)", shown="none"),
 )  # fmt: skip

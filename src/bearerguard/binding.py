@@ -112,7 +112,7 @@ class SenderConstraint:
         """Check the request's proof for *token*; the headers a success adds (next nonce)."""
         checker, jkt = self._prepare(token)
         try:
-            checker.check(proofs, method=method, url=_url(url), access_token=raw, jkt=jkt)
+            checker.admit(proofs, method=method, url=_url(url), access_token=raw, jkt=jkt)
         except StoreUnavailable as exc:
             raise StateUnavailable(retry_after=exc.retry_after) from None
         return self._next()
@@ -128,7 +128,7 @@ class SenderConstraint:
         """:meth:`check_dpop` with a non-blocking store call."""
         checker, jkt = self._prepare(token)
         try:
-            await checker.check_async(
+            await checker.admit_async(
                 proofs, method=method, url=_url(url), access_token=raw, jkt=jkt
             )
         except StoreUnavailable as exc:

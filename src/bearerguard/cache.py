@@ -23,10 +23,22 @@ RECHECK_SECONDS = 1.0
 
 
 class _Entry:
-    __slots__ = ("alg", "check_at", "key", "kid", "not_after", "not_before", "source", "token")
+    __slots__ = (
+        "alg",
+        "check_at",
+        "key",
+        "kid",
+        "memo",
+        "name",
+        "not_after",
+        "not_before",
+        "source",
+        "token",
+    )
 
     def __init__(
         self,
+        name: str,
         token: AccessToken,
         key: VerifyKey | None,
         source: Any,
@@ -34,11 +46,13 @@ class _Entry:
         not_before: float,
         check_at: float,
     ) -> None:
-        self.token, self.key, self.source = token, key, source
+        self.name, self.token, self.key, self.source = name, token, key, source
         self.not_after, self.not_before, self.check_at = not_after, not_before, check_at
         header = token.header
         self.kid: str | None = header.get("kid")
         self.alg: str = header.get("alg", "")
+        #: The request pipeline's prebuilt answer for this token (see :meth:`TokenCache.entry`).
+        self.memo: Any = None
 
 
 class TokenCache:
@@ -63,10 +77,15 @@ class TokenCache:
         # FIFO: popitem(last=False) is O(1); a dict's next(iter()) rescans deleted slots.
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._seen: set[int] = set()  # hashes of tokens verified once while full
+        # Entries by the raw header value that presented them (see by_header): a shortcut
+        # only, each hit confirmed against _entries; at most `size` of them.
+        self._by_header: dict[bytes, _Entry] = {}
 
     def get(self, token: str) -> AccessToken | None:
         """The cached token for *token*, or ``None`` (absent, expired, or its key gone)."""
-        entry = self._entries.get(token) if type(token) is str else None  # lists: unhashable
+        entries = self._entries
+        # Empty (or off): no lookup, so a fresh token's text is not hashed for nothing.
+        entry = entries.get(token) if entries and type(token) is str else None  # lists: unhashable
         if entry is None:
             return None
         now = self._clock()
@@ -79,6 +98,54 @@ class TokenCache:
             return entry.token
         self._entries.pop(token, None)
         return None
+
+    def entry(self, token: str) -> _Entry | None:
+        """As :meth:`get`, the live entry itself: its ``token``, and a ``memo`` slot where
+        the request pipeline keeps its prebuilt answer (it lives and dies with the entry)."""
+        # The same checks as get(), not a call to it: this is the cached request's path.
+        entry = self._entries.get(token) if type(token) is str else None
+        if entry is None:
+            return None
+        now = self._clock()
+        key = entry.key
+        if (
+            entry.not_before <= now < entry.not_after
+            and (key is None or key.active)
+            and (now < entry.check_at or self._still_served(entry, now))
+        ):
+            return entry
+        self._entries.pop(token, None)
+        return None
+
+    def by_header(self, value: bytes) -> _Entry | None:
+        """The live entry :meth:`index` filed under a raw header *value*, or ``None``.
+
+        One lookup of the bytes as the server handed them (no decoding, no slicing): the
+        cached request's path. The entry must still be this cache's entry for its token
+        (not evicted, not replaced), and it passes the same checks as :meth:`get`.
+        """
+        entry = self._by_header.get(value)
+        if entry is None:
+            return None
+        now = self._clock()
+        key = entry.key
+        if (
+            self._entries.get(entry.name) is entry
+            and entry.not_before <= now < entry.not_after
+            and (key is None or key.active)
+            and (now < entry.check_at or self._still_served(entry, now))
+        ):
+            return entry
+        self._by_header.pop(value, None)  # get() / entry() drop it from _entries, if due
+        return None
+
+    def index(self, entry: _Entry, value: bytes) -> None:
+        """File *entry* under the raw header *value* that presents its token (for
+        :meth:`by_header`); the caller has checked that *value* presents it."""
+        shortcuts = self._by_header
+        if len(shortcuts) >= self.size:  # bounded like the cache; refilled as requests come
+            shortcuts.clear()
+        shortcuts[value] = entry
 
     def _still_served(self, entry: _Entry, now: float) -> bool:
         # The key source may be past its lifetime: peek (never fetches, may refresh in
@@ -117,6 +184,7 @@ class TokenCache:
         nbf = claims.get("nbf", claims.get("iat", 0.0))
         now, leeway = self._clock(), self._leeway
         entries[token] = _Entry(
+            token,
             access_token,
             key,
             source,
@@ -143,3 +211,4 @@ class TokenCache:
         """Forget every token."""
         self._entries.clear()
         self._seen.clear()
+        self._by_header.clear()

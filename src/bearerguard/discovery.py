@@ -28,6 +28,7 @@ __all__ = [
     "Fetcher",
     "discover_jwks_uri",
     "fetch_json",
+    "find_endpoint",
     "metadata_urls",
     "redact_url",
     "urllib_fetcher",
@@ -240,15 +241,53 @@ def metadata_urls(issuer: str) -> list[str]:
     return [base + "/.well-known/openid-configuration", rfc8414]
 
 
-def discover_jwks_uri(issuer: str, fetcher: Fetcher, *, timeout: float, max_bytes: int) -> str:
+def discover_jwks_uri(
+    issuer: str,
+    fetcher: Fetcher,
+    *,
+    timeout: float,
+    max_bytes: int,
+    metadata_issuer: str | None = None,
+) -> str:
     """Find the ``jwks_uri`` in the issuer's metadata.
 
     *timeout* bounds discovery as a whole (every metadata URL tried). The
     metadata's ``issuer`` must equal the configured one exactly (OIDC
     Discovery §4.3, RFC 8414 §3.3), and a ``jwks_uri`` must be an absolute URL
     using https unless the issuer itself is plain http (a development issuer).
-    Raises :class:`FetchError` on any failure, a bad URL included.
+    Raises :class:`FetchError` on any failure, a bad URL included. *metadata_issuer* is
+    the ``issuer`` the metadata must hold when it differs from where it is found (Entra
+    ID's ``common`` metadata names the template ``…/{tenantid}/v2.0``).
     """
+    return find_endpoint(
+        issuer,
+        fetcher,
+        "jwks_uri",
+        timeout=timeout,
+        max_bytes=max_bytes,
+        metadata_issuer=metadata_issuer,
+    )
+
+
+def find_endpoint(
+    issuer: str,
+    fetcher: Fetcher,
+    member: str,
+    *,
+    timeout: float,
+    max_bytes: int,
+    metadata_issuer: str | None = None,
+    in_either: bool = False,
+) -> str:
+    """The endpoint URL *member* of the issuer's metadata (OIDC Discovery, then RFC 8414).
+
+    One deadline, *timeout*, for every document tried; each read capped at *max_bytes*.
+    The metadata's ``issuer`` must be *metadata_issuer* (default: *issuer*) exactly, and
+    the endpoint an absolute http(s) URL, https unless the issuer itself is plain http.
+    With *in_either*, a document without *member* sends the search on to the next one
+    (some servers publish a member in only one of them). Raises :class:`FetchError`.
+    """
+    expected = issuer if metadata_issuer is None else metadata_issuer
     end = time.monotonic() + timeout
     errors = []
     for url in metadata_urls(issuer):
@@ -261,13 +300,16 @@ def discover_jwks_uri(issuer: str, fetcher: Fetcher, *, timeout: float, max_byte
         except FetchError as exc:
             errors.append(str(exc))
             continue
-        if doc.get("issuer") != issuer:
+        if doc.get("issuer") != expected:
             raise FetchError("metadata issuer does not match the configured issuer")
-        jwks_uri = doc.get("jwks_uri")
-        if not isinstance(jwks_uri, str):
-            raise FetchError("metadata has no jwks_uri")
-        scheme = _split(jwks_uri).scheme
+        endpoint = doc.get(member)
+        if not isinstance(endpoint, str):
+            if in_either:
+                errors.append(f"metadata has no {member}")
+                continue
+            raise FetchError(f"metadata has no {member}")
+        scheme = _split(endpoint).scheme
         if scheme != "https" and urlsplit(issuer).scheme != "http":
-            raise FetchError("jwks_uri must use https")
-        return jwks_uri
+            raise FetchError(f"{member} must use https")
+        return endpoint
     raise FetchError("discovery failed: " + "; ".join(errors))

@@ -55,6 +55,10 @@ _TYPS = frozenset({"dpop+jwt", "application/dpop+jwt"})  # RFC 7515 §4.1.9: cas
 _HEADER_CACHE_SIZE = 512
 _HEADER_CACHE_MAX_LEN = 2048
 _URL_CACHE_SIZE = 1024
+# access token -> its expected ath: a client sends one token on many requests, and the
+# pipeline has hashed the token's string already (its cache lookup), so a hit is one probe.
+_ATH_CACHE_SIZE = 512
+_ATH_CACHE_MAX_LEN = 16 * 1024
 
 
 class DPoPError(BearerError):
@@ -141,6 +145,7 @@ class DPoPChecker:
         # header segment -> (thumbprint, verify); URL -> normalised URL
         self._headers: dict[str, tuple[str, VerifyFn]] = {}
         self._urls: dict[str, str] = {}
+        self._aths: dict[str, bytes] = {}
 
     def check(
         self,
@@ -158,11 +163,11 @@ class DPoPChecker:
         Raises :class:`DPoPError` or :class:`UseDPoPNonce`; ``StoreUnavailable`` when the
         replay store cannot answer (the caller fails closed).
         """
-        proof, key = self._verify(proofs, method, url, access_token, jkt)
+        facts = self._verify(proofs, method, url, access_token, jkt)
         # RFC 9449 §11.1: a jti is accepted once, for as long as its iat could pass.
-        if not self.store.add(key, self.max_age + self.leeway):
+        if not self.store.add(_replay_key(facts), self.max_age + self.leeway):
             raise DPoPError("dpop_replayed")
-        return proof
+        return DPoPProof(*facts)
 
     async def check_async(
         self,
@@ -174,14 +179,43 @@ class DPoPChecker:
         jkt: str | None,
     ) -> DPoPProof:
         """:meth:`check` with a non-blocking store call."""
-        proof, key = self._verify(proofs, method, url, access_token, jkt)
-        if not await self.store.add_async(key, self.max_age + self.leeway):
+        facts = self._verify(proofs, method, url, access_token, jkt)
+        if not await self.store.add_async(_replay_key(facts), self.max_age + self.leeway):
             raise DPoPError("dpop_replayed")
-        return proof
+        return DPoPProof(*facts)
+
+    def admit(
+        self,
+        proofs: Sequence[str],
+        *,
+        method: str,
+        url: str,
+        access_token: str,
+        jkt: str | None,
+    ) -> None:
+        """:meth:`check` for a caller that needs no :class:`DPoPProof` (the request
+        pipeline): the same checks and the same single use of the ``jti``."""
+        facts = self._verify(proofs, method, url, access_token, jkt)
+        if not self.store.add(_replay_key(facts), self.max_age + self.leeway):
+            raise DPoPError("dpop_replayed")
+
+    async def admit_async(
+        self,
+        proofs: Sequence[str],
+        *,
+        method: str,
+        url: str,
+        access_token: str,
+        jkt: str | None,
+    ) -> None:
+        """:meth:`admit` with a non-blocking store call."""
+        facts = self._verify(proofs, method, url, access_token, jkt)
+        if not await self.store.add_async(_replay_key(facts), self.max_age + self.leeway):
+            raise DPoPError("dpop_replayed")
 
     def _verify(
         self, proofs: Sequence[str], method: str, url: str, access_token: str, jkt: str | None
-    ) -> tuple[DPoPProof, str]:
+    ) -> _Facts:
         if not proofs:
             raise DPoPError("dpop_proof_missing")
         # RFC 9449 §4.3 (1): exactly one DPoP header; a comma means values were combined.
@@ -224,8 +258,7 @@ class DPoPChecker:
                 raise UseDPoPNonce("dpop_nonce_stale", nonce=self.nonces.issue())
         # Keyed by the verified thumbprint and a hash of jti, never by raw unverified input.
         jti_hash = hashlib.sha256(jti.encode("utf-8", "surrogatepass")).hexdigest()
-        result = DPoPProof(thumbprint, jti_hash, iat, nonce if isinstance(nonce, str) else None)
-        return result, f"dpop:{thumbprint}:{jti_hash}"
+        return thumbprint, jti_hash, iat, nonce if isinstance(nonce, str) else None
 
     def _check_header(self, header: dict[str, Any]) -> tuple[str, VerifyFn]:
         typ = header.get("typ")
@@ -269,10 +302,11 @@ class DPoPChecker:
     def _check_claims(
         self, claims: Mapping[str, Any], method: str, url: str, access_token: str
     ) -> tuple[str, float]:
-        for name in ("jti", "htm", "htu", "iat", "ath"):
-            if name not in claims:
-                raise DPoPError("dpop_missing_claim")
-        jti, htm, htu, iat, ath = (claims[n] for n in ("jti", "htm", "htu", "iat", "ath"))
+        try:
+            jti, htm, htu = claims["jti"], claims["htm"], claims["htu"]
+            iat, ath = claims["iat"], claims["ath"]
+        except KeyError:
+            raise DPoPError("dpop_missing_claim") from None
         if not (isinstance(jti, str) and 0 < len(jti) <= self.max_jti_length):
             raise DPoPError("dpop_invalid_claim")
         if not (isinstance(htm, str) and isinstance(htu, str) and isinstance(ath, str)):
@@ -290,10 +324,25 @@ class DPoPChecker:
             raise DPoPError("dpop_iat_too_old")
         if iat > now + self.leeway:
             raise DPoPError("dpop_iat_in_future")
-        expected = b64url(hashlib.sha256(access_token.encode("ascii", "replace")).digest())
-        if not hmac.compare_digest(ath.encode("utf-8", "surrogatepass"), expected.encode()):
+        expected = self._aths.get(access_token)
+        if expected is None:
+            digest = hashlib.sha256(access_token.encode("ascii", "replace")).digest()
+            expected = b64url(digest).encode("ascii")
+            if len(access_token) <= _ATH_CACHE_MAX_LEN:
+                if len(self._aths) >= _ATH_CACHE_SIZE:
+                    self._aths.clear()
+                self._aths[access_token] = expected
+        if not hmac.compare_digest(ath.encode("utf-8", "surrogatepass"), expected):
             raise DPoPError("dpop_ath_mismatch")  # §4.3 (12)
         return jti, iat
+
+
+# A verified proof's (thumbprint, jti hash, iat, nonce): the fields of DPoPProof.
+_Facts = tuple[str, str, float, str | None]
+
+
+def _replay_key(facts: _Facts) -> str:
+    return f"dpop:{facts[0]}:{facts[1]}"
 
 
 def _decode(segment: str) -> dict[str, Any]:

@@ -11,6 +11,10 @@ A revoked token can pass for at most ``cache_ttl`` seconds; ``cache_ttl=0`` asks
 request. When the endpoint cannot be reached, answers 5xx or anything but JSON, or rejects our
 client credentials, the request is answered 503 (:class:`IntrospectionUnavailable`): the
 caller's token is not to blame.
+
+With ``jwt_response=True`` the answers are RFC 9701 signed JWTs, verified with the issuer's
+keys before anything is cached (:mod:`bearerguard._introspection_jwt`); an unsigned or badly
+signed answer is a 503 too.
 """
 
 from __future__ import annotations
@@ -21,9 +25,9 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from bearerguard._introspection_answer import (
     INTROSPECTION_DESCRIPTIONS,
@@ -33,11 +37,14 @@ from bearerguard._introspection_answer import (
 )
 from bearerguard._introspection_io import (
     Poster,
-    basic_credentials,
     discover_introspection_endpoint,
+    introspection_request,
     urllib_poster,
 )
+from bearerguard._introspection_jwt import JWT_MEDIA_TYPE, KeyFinder, ResponseVerifier
+from bearerguard._settings_parsers import DEFAULT_ALGORITHMS
 from bearerguard.discovery import Fetcher, FetchError, urllib_fetcher
+from bearerguard.keys import JWKSKeySource
 from bearerguard.store import Store, StoreUnavailable
 from bearerguard.tokens import AccessToken, token_identity
 
@@ -89,6 +96,10 @@ class Introspector:
         fetcher: metadata fetcher (:mod:`bearerguard.discovery`); poster: the HTTP POST.
         timeout: one deadline for a whole introspection. max_bytes: answer size cap.
         clock: seconds since the epoch.
+        jwt_response: ask for RFC 9701 signed answers and accept nothing else.
+        response_keys: the key source of an issuer, for those answers (default: one
+            :class:`~bearerguard.JWKSKeySource` per issuer, discovered).
+        response_algorithms: signature algorithms allowed on them (asymmetric only).
 
     Raises:
         ValueError: a missing client credential, an unknown *client_auth*, no issuer or
@@ -114,6 +125,9 @@ class Introspector:
         timeout: float = 5.0,
         max_bytes: int = 512 * 1024,
         clock: Callable[[], float] = time.time,
+        jwt_response: bool = False,
+        response_keys: KeyFinder | None = None,
+        response_algorithms: Collection[str] = DEFAULT_ALGORITHMS,
     ) -> None:
         if isinstance(issuers, str) or isinstance(audiences, str):
             raise ValueError("issuers and audiences are sequences of strings")
@@ -155,6 +169,23 @@ class Introspector:
         self._afutures: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, dict[str, asyncio.Future[dict[str, Any]]]
         ] = weakref.WeakKeyDictionary()
+        self.jwt_response = bool(jwt_response)
+        self._signed: ResponseVerifier | None = None
+        if self.jwt_response:
+            if response_keys is None:
+                sources = {i: JWKSKeySource(issuer=i, fetcher=fetcher) for i in self.issuers}
+                response_keys = sources.__getitem__
+            self._signed = ResponseVerifier(
+                issuers=self.issuers,
+                client_id=client_id,
+                audiences=self.audiences,
+                keys=response_keys,
+                algorithms=response_algorithms,
+                leeway=self.leeway,
+                # A fresh answer: the leeway for the server's clock, the call's own time.
+                max_age=self.leeway + self._timeout + 1,
+                clock=clock,
+            )
 
     def __repr__(self) -> str:  # the secret stays out of reprs and logs
         return f"<Introspector endpoint={self.endpoint!r} client_id={self.client_id!r}>"
@@ -257,17 +288,14 @@ class Introspector:
     def _call(self, token: str) -> dict[str, Any]:
         """POST the token (RFC 7662 §2.1) and return the JSON answer; never logs the token."""
         deadline = time.monotonic() + self._timeout
-        form = {"token": token, "token_type_hint": "access_token"}
-        headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Accept": "application/json",
-            "User-Agent": "bearerguard",
-        }
-        if self.client_auth == "client_secret_basic":
-            headers["Authorization"] = basic_credentials(self.client_id, self._secret)
-        else:  # client_secret_post, RFC 6749 §2.3.1
-            form["client_id"] = self.client_id
-            form["client_secret"] = self._secret
+        data, headers = introspection_request(
+            token,
+            client_id=self.client_id,
+            client_secret=self._secret,
+            client_auth=self.client_auth,
+            # RFC 9701 §4: ask for a signed answer when configured to.
+            accept=JWT_MEDIA_TYPE if self._signed is not None else "application/json",
+        )
         try:
             url = self._endpoint_url(self._timeout)
             left = deadline - time.monotonic()
@@ -275,7 +303,7 @@ class Introspector:
                 raise FetchError("deadline exceeded")
             status, body = self._poster(
                 url,
-                data=urlencode(form).encode("ascii"),
+                data=data,
                 headers=headers,
                 timeout=left,
                 max_bytes=self._max_bytes,
@@ -287,6 +315,8 @@ class Introspector:
             # 401/403 mean the server rejected *our* client: still a 503 for the caller.
             logger.warning("introspection endpoint answered HTTP %d", status)
             raise IntrospectionUnavailable()
+        if self._signed is not None:
+            return self._signed.verify(body)
         try:
             answer = json.loads(body)
         except (ValueError, RecursionError):

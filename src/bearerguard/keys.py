@@ -14,11 +14,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import threading
 import time
+import weakref
 from collections.abc import Callable
 
+from bearerguard import _warmup
 from bearerguard.discovery import (
     Fetcher,
     FetchError,
@@ -80,6 +83,23 @@ class _Flight:
                 loop.call_soon_threadsafe(_resolve, fut)
 
 
+def _after_fork() -> None:
+    # A worker forked from a process that was fetching (a pre-loading server whose app warmed
+    # its keys): the fetch thread is not in the child, and the lock may have been held at the
+    # fork. Without this, the worker's requests would wait for a fetch that never ends, then
+    # be refused for a whole cooldown.
+    for source in list(_SOURCES):
+        source._lock = threading.Lock()
+        if source._flight is not None:
+            source._flight = None
+            source._last_attempt = None  # that attempt was the parent's: fetch again at once
+
+
+_SOURCES: weakref.WeakSet[JWKSKeySource] = weakref.WeakSet()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
 def _resolve(fut: asyncio.Future[None]) -> None:
     if not fut.done():  # a cancelled or timed-out waiter
         fut.set_result(None)
@@ -92,6 +112,8 @@ class JWKSKeySource:
         jwks_uri: the key-set URL; when ``None``, discovered from *issuer*.
         issuer: used for discovery (``/.well-known/openid-configuration``, then
             RFC 8414) when no *jwks_uri* is given.
+        metadata_issuer: the ``issuer`` the discovered metadata must hold, when not
+            *issuer* (Entra ID's ``common`` metadata names its issuer template).
         fetcher: an HTTP fetcher (see :mod:`bearerguard.discovery`).
         timeout: seconds for a whole fetch (discovery and key set together, from
             connect to last byte); no caller waits on a fetch longer than that.
@@ -117,6 +139,7 @@ class JWKSKeySource:
         cooldown: float = 30.0,
         stale_for: float = 86400.0,
         clock: Callable[[], float] = time.monotonic,
+        metadata_issuer: str | None = None,
     ) -> None:
         if jwks_uri is None and issuer is None:
             raise ValueError("JWKSKeySource needs a jwks_uri or an issuer to discover it from")
@@ -131,6 +154,9 @@ class JWKSKeySource:
             )
         self.jwks_uri = jwks_uri
         self.issuer = issuer
+        #: the ``issuer`` the discovered metadata must name, when not *issuer* (see
+        #: :func:`~bearerguard.discovery.discover_jwks_uri`).
+        self.metadata_issuer = metadata_issuer
         self._fetcher = fetcher
         self._timeout = timeout
         self._max_bytes = max_bytes
@@ -146,6 +172,7 @@ class JWKSKeySource:
         self._lock = threading.Lock()
         self._flight: _Flight | None = None
         self.fetches = 0  # attempts, for metrics and tests
+        _SOURCES.add(self)
 
     # -- lookup -----------------------------------------------------------
     def _lookup(self, kid: str | None, alg: str) -> VerifyKey | None:
@@ -216,17 +243,16 @@ class JWKSKeySource:
         Never raises and never blocks: a failure is logged and retried after the cooldown,
         up to *attempts* times (requests keep triggering fetches of their own after that).
         """
-        if self._keyset is not None:
-            return
+        # Idempotent: a source already warming (or warm) starts nothing more. One shared
+        # thread waits for the fetches; it holds the source weakly and exits when idle.
+        if self._keyset is None and _warmup.schedule(self, JWKSKeySource._warm_step, attempts):
+            self._start()  # the fetch starts now, in parallel with other sources' ones
 
-        def run() -> None:
-            for _ in range(attempts):
-                self._refresh()
-                if self._keyset is not None:
-                    return
-                time.sleep(max(self._cooldown, 1.0))
-
-        threading.Thread(target=run, name="bearerguard-jwks-warm", daemon=True).start()
+    def _warm_step(self) -> float | None:
+        """One warm-up attempt: join (or start) a fetch and wait for it; the pause before
+        the next attempt, or ``None`` once keys are loaded."""
+        self._refresh()
+        return None if self._keyset is not None else max(self._cooldown, 1.0)
 
     # -- refresh ----------------------------------------------------------
     def _retry_after(self) -> int:
@@ -314,7 +340,11 @@ class JWKSKeySource:
             if jwks_uri is None:
                 issuer = self.issuer or ""
                 jwks_uri = discover_jwks_uri(
-                    issuer, self._fetcher, timeout=flight.budget(), max_bytes=self._max_bytes
+                    issuer,
+                    self._fetcher,
+                    timeout=flight.budget(),
+                    max_bytes=self._max_bytes,
+                    metadata_issuer=self.metadata_issuer,
                 )
                 with self._lock:
                     if self._flight is flight:

@@ -31,7 +31,7 @@ from bearerguard.tokens import AccessToken
 if TYPE_CHECKING:
     from bearerguard.verifier import Verifier
 
-__all__ = ["Decision", "decide", "decide_async"]
+__all__ = ["Decision", "decide", "decide_async", "decide_cached"]
 
 Authorization = str | Sequence[str] | None
 
@@ -101,6 +101,65 @@ def _lone_bearer(authorization: Authorization, query: object, form: object) -> s
     if authorization[:7] != "Bearer ":
         return None
     return authorization[7:]
+
+
+def decide_cached(
+    self: Verifier,
+    authorization: str | bytes | None,
+    requirements: Requirements | None = None,
+    required: bool = False,
+) -> Decision | None:
+    """The usual request's decision, when it needs no I/O and no verification; else ``None``.
+
+    For an adapter's one-look path, before it awaits :func:`decide_async` (a coroutine
+    costs more than this whole lookup). *authorization* is the lone ``Authorization``
+    value of a request that sends no other credential (no ``DPoP`` header, no query or
+    form token: what :func:`bearerguard.middleware._asgi_cached.plain_header` finds), as
+    a string or as the raw bytes a server hands over (latin-1), or ``None`` without one.
+    Settled here: no credentials where none are *required*, and a cached token sent with
+    the ``Bearer`` scheme that meets *requirements* (no step-up). Everything else, and
+    every request while an observer (hooks, telemetry) wraps ``decide``, is ``None``:
+    call :func:`decide_async` with the same facts, which answers alike what this settles.
+    """
+    if "decide_async" in self.__dict__:  # an Observer wraps the request path: take it
+        return None
+    if authorization is None:
+        return None if required else _ANONYMOUS
+    tokens = self.tokens
+    raw = None
+    if isinstance(authorization, bytes):
+        # Bytes a request presented before: one lookup, no decoding (see TokenCache.index).
+        entry = tokens.by_header(authorization)
+        if entry is not None:
+            return entry.memo if requirements is None else _meeting(entry.memo, requirements)
+        raw, text = authorization, authorization.decode("latin-1")
+    else:
+        text = authorization
+    if text[:7] != "Bearer ":
+        return None
+    entry = tokens.entry(text[7:])
+    if entry is None:
+        return None
+    if entry.memo is None:  # one acceptance per cached token, made once
+        hit = entry.token
+        # RFC 9449 / RFC 8705: a bound token never passes with the Bearer scheme, nor any
+        # token when DPoP is required (decide refuses both). The mode is fixed: a memo
+        # made once holds for the entry's life.
+        if hit.bound or not self.binding.bearer_allowed:
+            return None
+        entry.memo = Decision(hit)
+    if raw is not None:  # these bytes present this token: the next request finds it at once
+        tokens.index(entry, raw)
+    return _meeting(entry.memo, requirements)
+
+
+def _meeting(decision: Decision, requirements: Requirements | None) -> Decision | None:
+    """*decision* (an acceptance) when its token meets *requirements* without step-up."""
+    if requirements is None or (
+        not requirements.step_up and requirements.met_by(decision.token)  # type: ignore[arg-type]
+    ):
+        return decision
+    return None
 
 
 def _conclude(

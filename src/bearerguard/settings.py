@@ -13,8 +13,10 @@ import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from bearerguard import _settings_parsers as p
+from bearerguard import providers
 from bearerguard._settings_fields import (
     DEFAULT_LEEWAY,
     DEFAULT_MAX_TOKEN_SIZE,
@@ -30,6 +32,7 @@ from bearerguard._settings_parsers import (
     KNOWN_TOKEN_TYPES,
     TENANT_PLACEHOLDER,
 )
+from bearerguard.issuers import IssuerSettings
 
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
@@ -40,7 +43,9 @@ __all__ = [
     "FIELDS",
     "HMAC_ALGORITHMS",
     "KNOWN_TOKEN_TYPES",
+    "PRESET_FIELDS",
     "Field",
+    "IssuerSettings",
     "SettingError",
     "Settings",
 ]
@@ -66,9 +71,15 @@ _BY_NAME = {f.name: f for f in FIELDS}
 _BY_ENV = {f.env: f for f in FIELDS}
 
 
+#: Settings a provider preset fills when they are not given (``bearerguard.providers``).
+PRESET_FIELDS = ("scope_claims", "role_claims", "client_id_claims")
+_UNSET: Any = type("_Unset", (), {"__repr__": lambda self: "<preset's>"})()
+
+
 def _field(name: str) -> Any:
     f = _BY_NAME[name]
-    return dataclasses.field(default=f.default, repr=not f.secret)
+    default = _UNSET if name in PRESET_FIELDS else f.default
+    return dataclasses.field(default=default, repr=not f.secret)
 
 
 def _parse(f: Field, value: Any) -> Any:
@@ -97,6 +108,8 @@ class Settings:
     leeway: Any = _field("leeway")  # noqa: RUF009
     realm: str = _field("realm")
     scope_claims: tuple[str, ...] | str = _field("scope_claims")
+    role_claims: tuple[str, ...] | str = _field("role_claims")
+    client_id_claims: tuple[str, ...] | str = _field("client_id_claims")
     scope_implications: Any = _field("scope_implications")  # noqa: RUF009
     required_claims: tuple[str, ...] | str = _field("required_claims")
     token_types: tuple[str, ...] | str = _field("token_types")
@@ -122,20 +135,52 @@ class Settings:
     client_secret: str | None = _field("client_secret")
     client_auth: str = _field("client_auth")
     introspection_cache_ttl: Any = _field("introspection_cache_ttl")  # noqa: RUF009
+    introspection_jwt: bool | str = _field("introspection_jwt")
     provider: str = _field("provider")
     tenants: tuple[str, ...] | str = _field("tenants")
+    issuer_settings: Any = _field("issuer_settings")  # noqa: RUF009
 
     def __post_init__(self) -> None:
+        # A preset fills the settings not given; given ones always win.
+        preset = providers.preset(_parse(_BY_NAME["provider"], self.provider))
+        explicit = []
         for f in FIELDS:
-            object.__setattr__(self, f.name, _parse(f, getattr(self, f.name)))
+            value = getattr(self, f.name)
+            if value is _UNSET:
+                value = preset.defaults.get(f.name, f.default)
+            elif f.name in PRESET_FIELDS:
+                explicit.append(f.name)
+            if f.name == "issuer" and value == () and self.issuer_settings:
+                continue  # every issuer has settings of its own
+            object.__setattr__(self, f.name, _parse(f, value))
+        object.__setattr__(self, "_explicit", tuple(explicit))
+        if preset.slash_issuer:
+            # Auth0's iss is the tenant's origin with a trailing slash: add it to a bare origin.
+            slashed = tuple(i + "/" if not urlsplit(i).path else i for i in self.tuple_of("issuer"))
+            object.__setattr__(self, "issuer", slashed)
         for rule in _CROSS_RULES:
             rule(self)
+        object.__setattr__(self, "_profiles", _profiles(self))
 
     # Typed views (the fields hold tuples once validated).
     @property
     def issuers(self) -> tuple[str, ...]:
-        """The configured issuers."""
-        return self.issuer if isinstance(self.issuer, tuple) else (self.issuer,)
+        """Every trusted issuer: ``issuer`` and those of ``issuer_settings``."""
+        own = self.issuer if isinstance(self.issuer, tuple) else (self.issuer,)
+        return own + tuple(i.issuer for i in self.issuer_settings)
+
+    @property
+    def preset(self) -> providers.Preset:
+        """The provider preset (:mod:`bearerguard.providers`)."""
+        return providers.preset(self.provider)
+
+    def profiles(self) -> tuple[Settings, ...]:
+        """One settings object per group of issuers sharing settings: these settings for
+        ``issuer`` (when given), then one per ``issuer_settings`` entry, whose unset
+        fields come from these settings (``jwks_uri``, ``tenants`` and ``provider``
+        excepted: they describe one server; preset-filled values are not inherited)."""
+        result: tuple[Settings, ...] = self.__dict__["_profiles"]
+        return result
 
     @property
     def audiences(self) -> tuple[str, ...]:
@@ -190,7 +235,8 @@ def _audience(s: Settings) -> None:
     if not s.audience and s.resource:
         # RFC 9728 §3.3/RFC 8707: tokens for this resource name it in `aud`.
         object.__setattr__(s, "audience", (s.resource,))
-    if not s.audience:
+    own = s.issuer != () or any(i.audience is None for i in s.issuer_settings)
+    if not s.audience and own:
         raise SettingError(
             "BEARERGUARD_AUDIENCE",
             "BEARERGUARD_AUDIENCE is required: without an audience check the API "
@@ -234,7 +280,7 @@ def _introspection_client(s: Settings) -> None:
 
 
 def _tenants(s: Settings) -> None:
-    templated = any(TENANT_PLACEHOLDER in iss for iss in s.issuers)
+    templated = any(TENANT_PLACEHOLDER in iss for iss in s.tuple_of("issuer"))
     if templated and not s.tenants:
         raise SettingError(
             "BEARERGUARD_TENANTS",
@@ -246,6 +292,34 @@ def _tenants(s: Settings) -> None:
             "BEARERGUARD_TENANTS",
             "BEARERGUARD_TENANTS needs a BEARERGUARD_ISSUER containing {tenantid}",
         )
+
+
+def _profiles(s: Settings) -> tuple[Settings, ...]:
+    base = (s,) if s.issuer != () else ()
+    if not s.issuer_settings:
+        return base
+    skip = {"issuer", "jwks_uri", "tenants", "issuer_settings", *PRESET_FIELDS, "provider"}
+    inherited = {f.name: getattr(s, f.name) for f in FIELDS if f.name not in skip}
+    inherited.update({name: getattr(s, name) for name in s.__dict__["_explicit"]})
+    out = list(base)
+    for entry in s.issuer_settings:
+        kwargs = {**inherited, **entry.given()}
+        try:
+            out.append(Settings(**kwargs))
+        except SettingError as exc:
+            raise SettingError(
+                "BEARERGUARD_ISSUER_SETTINGS", f"BEARERGUARD_ISSUER_SETTINGS: {entry.issuer}: {exc}"
+            ) from None
+    seen: set[str] = set()
+    for profile in out:
+        for iss in profile.tuple_of("issuer"):
+            if iss in seen:
+                raise SettingError(
+                    "BEARERGUARD_ISSUER_SETTINGS",
+                    f"BEARERGUARD_ISSUER_SETTINGS: the issuer {iss!r} is configured twice",
+                )
+            seen.add(iss)
+    return tuple(out)
 
 
 _CROSS_RULES: tuple[Callable[[Settings], None], ...] = (

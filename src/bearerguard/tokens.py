@@ -8,6 +8,8 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from bearerguard.claimpath import ClaimPath
+
 __all__ = [
     "AccessToken",
     "FrozenDict",
@@ -15,12 +17,15 @@ __all__ = [
     "freeze",
     "freeze_members",
     "imply_scopes",
+    "read_roles",
     "read_scopes",
     "split_scopes",
     "token_identity",
 ]
 
 _EMPTY: frozenset[str] = frozenset()
+#: Where :attr:`AccessToken.client_id` is read by default, the first present string winning.
+CLIENT_ID_CLAIMS = ("client_id", "azp", "cid", "appid")
 
 
 def token_identity(token: str) -> str:
@@ -63,6 +68,25 @@ def read_scopes(claims: Mapping[str, Any], scope_claims: tuple[str, ...]) -> fro
             return frozenset(v for v in value if v)
         return _EMPTY
     return _EMPTY
+
+
+def read_roles(claims: Mapping[str, Any], paths: tuple[ClaimPath, ...]) -> frozenset[str]:
+    """The roles of a token: the union of the values at every claim path in *paths*.
+
+    A string is one role (never split); an array gives its non-empty strings, other
+    members being ignored; any other value, or a path that leads nowhere, adds nothing.
+    Unlike scopes, every path counts: roles from ``realm_access.roles`` and
+    ``resource_access.<client>.roles`` together are the caller's roles.
+    """
+    found: set[str] = set()
+    for path in paths:
+        value = path.resolve(claims)
+        if type(value) is str:
+            if value:
+                found.add(value)
+        elif isinstance(value, list):
+            found.update(v for v in value if type(v) is str and v)
+    return frozenset(found) if found else _EMPTY
 
 
 def imply_scopes(
@@ -152,20 +176,44 @@ class AccessToken(Mapping[str, Any]):
 
     Read claims by name (``token["https://example.com/roles"]``) or through
     :attr:`claims`, a read-only mapping of every claim. Convenience attributes:
-    ``subject``, ``scopes``, ``client_id``, ``issuer``, ``audience``,
-    ``expires_at``, ``header``, ``raw`` is deliberately absent: the token
+    ``subject``, ``scopes``, ``roles``, ``client_id``, ``app_only``, ``issuer``, ``audience``,
+    ``expires_at``, ``header``; ``raw`` is deliberately absent: the token
     string is not kept, so it cannot leak through ``repr`` or logs.
     """
 
-    __slots__ = ("_claims", "bound", "claims", "header", "jkt", "scopes")
+    __slots__ = (
+        "_claims",
+        "_client_id_claims",
+        "app_only",
+        "bound",
+        "claims",
+        "header",
+        "jkt",
+        "roles",
+        "scopes",
+    )
 
     def __init__(
-        self, claims: dict[str, Any], header: dict[str, Any], scopes: frozenset[str]
+        self,
+        claims: dict[str, Any],
+        header: dict[str, Any],
+        scopes: frozenset[str],
+        *,
+        roles: frozenset[str] = _EMPTY,
+        client_id_claims: tuple[str, ...] = CLIENT_ID_CLAIMS,
+        app_only: bool = False,
     ) -> None:
         self._claims = claims
         self.claims: Mapping[str, Any] = MappingProxyType(claims)
         self.header: Mapping[str, Any] = MappingProxyType(header)
         self.scopes = scopes
+        #: the caller's roles: the union of every ``BEARERGUARD_ROLE_CLAIMS`` path's values
+        #: (a preset's, e.g. Keycloak's ``realm_access.roles``), see :func:`read_roles`.
+        self.roles = roles
+        self._client_id_claims = client_id_claims
+        #: obtained without a user (client credentials), as the provider shows it
+        #: (:func:`bearerguard.providers.is_app_only`); ``False`` for a delegated token.
+        self.app_only = app_only
         #: ``cnf`` present: the token is bound to a key or certificate (never plain Bearer).
         self.bound = "cnf" in claims
         cnf = claims.get("cnf")
@@ -198,8 +246,10 @@ class AccessToken(Mapping[str, Any]):
 
     @property
     def client_id(self) -> str | None:
-        """The client the token was issued to: ``client_id`` (RFC 9068), else ``azp`` or ``cid``."""
-        for name in ("client_id", "azp", "cid", "appid"):
+        """The client the token was issued to: the first string among
+        ``BEARERGUARD_CLIENT_ID_CLAIMS`` (by default ``client_id`` (RFC 9068), ``azp``,
+        ``cid`` (Okta), ``appid`` (Entra ID v1))."""
+        for name in self._client_id_claims:
             value = self._claims.get(name)
             if isinstance(value, str):
                 return value

@@ -7,13 +7,17 @@ and is what every adapter calls.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import MethodType
 from typing import Any
 
 from bearerguard._jose import b64decode, json_object
+from bearerguard._settings_parsers import TENANT_PLACEHOLDER
 from bearerguard.binding import SenderConstraint
 from bearerguard.cache import TokenCache
 from bearerguard.claims import ClaimRules
@@ -82,7 +86,8 @@ class Verifier:
             raise TypeError("pass either a Settings or keyword settings, not both")
         self.settings = s = settings
         self.realm = s.realm
-        self._algorithms = frozenset(s.tuple_of("algorithms"))
+        # Every issuer's algorithms; each token is held to its own issuer's after the signature.
+        self._algorithms = frozenset(a for p in s.profiles() for a in p.tuple_of("algorithms"))
         self._scope_claims = s.tuple_of("scope_claims")
         self._implied = {broad: frozenset(narrow) for broad, narrow in s.scope_implications}
         types = s.tuple_of("token_types")
@@ -102,14 +107,31 @@ class Verifier:
             }
         self._sources: dict[str, KeySource] = {}
         self._default_source: KeySource | None = None
+        #: key sources of ``{tenantid}`` issuers, by concrete issuer (or template, for ``*``)
+        self._tenant_sources: dict[str, KeySource] = {}
+        self._tenant_lock = threading.Lock()
+        base: KeySource | None = None
         if key_source is not None:
-            self._default_source = key_source
+            base = key_source
         elif keys is not None:
-            self._default_source = StaticKeySource(import_static(keys))
+            base = StaticKeySource(import_static(keys))
         elif s.jwks_uri is not None:
-            self._default_source = JWKSKeySource(s.jwks_uri)
-        elif not (self._hmac and len(self._algorithms - HMAC_ALGORITHMS) == 0):
-            self._sources = {iss: JWKSKeySource(issuer=iss) for iss in s.issuers}
+            base = JWKSKeySource(s.jwks_uri)
+        hmac_only = bool(self._hmac) and not (self._algorithms - HMAC_ALGORITHMS)
+        if base is not None and not s.issuer_settings and not self._claims.profiles[0].templates:
+            self._default_source = base  # one configuration, one key source (as always)
+        elif not hmac_only:
+            # Each issuer has a key source of its own: its token selects it by `iss`, and a
+            # key from one issuer's set never verifies a token claiming another.
+            for rules in self._claims.profiles:
+                own = base if rules is self._claims.profiles[0] and s.issuer != () else None
+                if own is None and rules.jwks_uri is not None:
+                    own = JWKSKeySource(rules.jwks_uri)
+                for iss in rules.exact:
+                    self._sources[iss] = own if own is not None else JWKSKeySource(issuer=iss)
+                for _, template in rules.templates:
+                    if own is not None:
+                        self._tenant_sources[template] = own
         #: shared state (DPoP replay, nonce secret, introspection cache): BEARERGUARD_STORE
         self.store = open_store(s.store)
         self.binding = SenderConstraint(s, clock, self.store)
@@ -129,6 +151,10 @@ class Verifier:
                 leeway=float(s.leeway),
                 scope_claims=self._scope_claims,
                 clock=clock,
+                # RFC 9701: signed answers, verified with this verifier's keys of the issuer.
+                jwt_response=bool(s.introspection_jwt),
+                response_keys=lambda iss: self._source({"iss": iss}),
+                response_algorithms=self._algorithms - HMAC_ALGORITHMS,
             )
         self.responses = Responses(
             s.realm,
@@ -202,14 +228,24 @@ class Verifier:
         """Check *token* as ``BEARERGUARD_TOKEN_FORMATS`` says: a JWT verified locally, anything
         else (or everything, with ``opaque`` alone) introspected (RFC 7662)."""
         if self.introspector is not None and (not self._jwt or token.count(".") != 2):
-            return self.introspector.introspect(token)
+            return self._introspected(self.introspector.introspect(token))
         return self.verify(token)
 
     async def check_token_async(self, token: str) -> AccessToken:
         """As :meth:`check_token`; fetches and introspection never block the event loop."""
         if self.introspector is not None and (not self._jwt or token.count(".") != 2):
-            return await self.introspector.introspect_async(token)
+            return self._introspected(await self.introspector.introspect_async(token))
         return await self.verify_async(token)
+
+    def _introspected(self, token: AccessToken) -> AccessToken:
+        """An introspected token with the roles, client id and app-only reading of its
+        issuer's settings (the introspection answer is its claims)."""
+        iss = token.claims.get("iss")
+        rules = self._claims.profiles[0]  # an answer without iss: the first issuer's
+        if isinstance(iss, str):
+            with contextlib.suppress(InvalidToken):  # the introspector checked iss already
+                rules = self._claims.select(iss)[0]
+        return rules.token(dict(token.claims), dict(token.header), token.scopes)
 
     def verify(self, token: str) -> AccessToken:
         """Verify *token*; return the :class:`AccessToken` or raise :class:`BearerError`."""
@@ -308,18 +344,24 @@ class Verifier:
         """Start fetching every issuer's keys in the background (adapters call it at start-up).
 
         Never raises and never blocks; an issuer that is down is logged and retried.
+        Idempotent: a key source already warming (or warm) starts no second fetch.
         """
         for source in self._all_sources():
             warm = getattr(source, "warm", None)
-            if warm is not None:
+            if warm is None:
+                continue
+            try:
                 warm()
+            except Exception:  # a custom key source's, or no thread to be had: start-up goes on
+                logging.getLogger("bearerguard.keys").exception("bearerguard: warm-up failed")
 
     def ready(self) -> bool:
         """Whether keys are loaded for every issuer: a readiness check for health endpoints."""
         return all(getattr(source, "ready", True) for source in self._all_sources())
 
     def _all_sources(self) -> list[KeySource]:
-        sources = list(self._sources.values())
+        every = [*self._sources.values(), *self._tenant_sources.values()]
+        sources = list({id(s): s for s in every}.values())
         return sources if self._default_source is None else [self._default_source, *sources]
 
     def cache_info(self) -> dict[str, int]:
@@ -341,7 +383,32 @@ class Verifier:
         # The unverified iss only selects among configured issuers, never a URL to fetch.
         source = self._sources.get(iss) if isinstance(iss, str) else None
         if source is None:
+            return self._tenant_source(iss)
+        return source
+
+    def _tenant_source(self, iss: Any) -> KeySource:
+        """The key source of a ``{tenantid}`` issuer's tenant: created on first use, and only
+        for an allowed tenant; with ``*`` one shared source, discovered at the template's
+        ``common`` tenant (Entra ID's multi-tenant metadata)."""
+        rules, tenant = self._claims.select(iss)  # invalid_issuer unless configured
+        if tenant is None or not isinstance(iss, str):  # pragma: no cover - sources exist
             raise InvalidToken("invalid_issuer")
+        template = next(t for p, t in rules.templates if p.fullmatch(iss))
+        key = template if rules.tenants is None else iss
+        source = self._tenant_sources.get(template) or self._tenant_sources.get(key)
+        if source is not None:
+            return source
+        with self._tenant_lock:
+            source = self._tenant_sources.get(key)
+            if source is None:
+                if rules.jwks_uri is not None:
+                    source = JWKSKeySource(rules.jwks_uri)
+                elif rules.tenants is None:
+                    common = template.replace(TENANT_PLACEHOLDER, "common")
+                    source = JWKSKeySource(issuer=common, metadata_issuer=template)
+                else:
+                    source = JWKSKeySource(issuer=iss)
+                self._tenant_sources[key] = source
         return source
 
     def _decode(self, token: str) -> tuple[str, dict[str, Any], dict[str, Any], bytes, bytes]:
@@ -408,7 +475,7 @@ class Verifier:
         typ = header.get("typ")
         if (typ.lower() if typ is not None else None) not in self._typ_ok:
             raise InvalidToken("invalid_typ")
-        self._claims.check(claims)
+        rules = self._claims.check(claims, alg)
         headers = self._headers
         if (
             len(headers) < _HEADER_CACHE_ENTRIES
@@ -416,9 +483,9 @@ class Verifier:
             and h64 not in headers
         ):
             headers[h64] = header  # signature verified: a header our issuer really signed
-        scopes = read_scopes(claims, self._scope_claims)
+        scopes = read_scopes(claims, rules.scope_claims)
         if self._implied:
             scopes = imply_scopes(scopes, self._implied)
-        access_token = AccessToken(freeze_members(claims), header, scopes)
+        access_token = rules.token(freeze_members(claims), header, scopes)
         self.tokens.put(token, access_token, key, source)
         return access_token

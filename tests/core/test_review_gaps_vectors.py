@@ -206,8 +206,12 @@ DESCRIPTIONS_SNAPSHOT = {
     "issued_in_future": "The access token was issued in the future",
     "missing_claim": "The access token lacks a required claim",
     "invalid_claim": "The access token has a claim of the wrong type",
+    "okta_org_server": "The token is from Okta's org authorization server, meant for Okta's own APIs",
+    "keycloak_default_audience": "The token's audience is Keycloak's default 'account': an audience mapper must add this API",
+    "tenant_mismatch": "The token's tenant does not match the tenant of its issuer",
     "insufficient_scope": "The access token lacks a required scope",
     "claim_requirement_failed": "The access token does not meet this resource's requirements",
+    "insufficient_role": "The access token lacks a required role",
     "acr_missing": "The access token does not say how the user authenticated",
     "acr_not_accepted": "A stronger user authentication is required",
     "auth_time_missing": "The access token does not say when the user authenticated",
@@ -240,9 +244,16 @@ DESCRIPTIONS_SNAPSHOT = {
     "keys_unavailable": "The signing keys cannot be retrieved right now",
     "store_unavailable": "The shared state store cannot be reached right now",
     "introspection_unavailable": "The access token cannot be checked right now",
+    "introspection_response_bad_signature": (
+        "The authorization server's introspection answer has an invalid signature"
+    ),
+    "introspection_response_invalid": (
+        "The authorization server's introspection answer is not a valid signed answer"
+    ),
+    "introspection_response_unsigned": "The authorization server's introspection answer is not signed",
 }
 
 
 def test_descriptions_snapshot() -> None:
-    assert len(DESCRIPTIONS_SNAPSHOT) == 61
+    assert len(DESCRIPTIONS_SNAPSHOT) == 68
     assert DESCRIPTIONS == DESCRIPTIONS_SNAPSHOT

@@ -88,6 +88,9 @@ def test_addresses_and_discovery(rsa_issuer: Issuer) -> None:
             "client_secret_basic",
             "client_secret_post",
         ],
+        "introspection_signing_alg_values_supported": ["RS256"],  # RFC 9701 §7
+        "revocation_endpoint": base + "/revoke",
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
     }

@@ -232,3 +232,49 @@ def test_cli_mints_opaque_token(issuer: Issuer, capsys: pytest.CaptureFixture[st
     assert doc["active"] is True
     assert doc["scope"] == "a b"
     assert doc["sub"] == "user-1"
+
+
+def test_revocation_endpoint(issuer: Issuer) -> None:
+    doc = json.loads(
+        urllib.request.urlopen(issuer.url + "/.well-known/openid-configuration").read()
+    )
+    assert doc["revocation_endpoint"] == issuer.url + "/revoke"
+    assert doc["revocation_endpoint_auth_methods_supported"] == [
+        "client_secret_basic",
+        "client_secret_post",
+    ]
+    issuer.register_client("other", "other-secret")
+    mine = issuer.opaque_token("alice", claims={"client_id": "agent"})
+    jwt = issuer.token("alice", client_id="agent")
+    theirs = issuer.opaque_token("bob", claims={"client_id": "other"})
+    revoke = issuer.url + "/revoke"
+    # RFC 7009 §2.1: only the client the token was issued to may revoke it.
+    status, _, doc = post(revoke, [("token", theirs)], basic("agent", SECRET))
+    assert (status, doc) == (
+        400,
+        {
+            "error": "invalid_request",
+            "error_description": "the token was not issued to this client",
+        },
+    )
+    status, headers, doc = post(
+        revoke, [("token", mine), ("token_type_hint", "refresh_token")], basic("agent", SECRET)
+    )
+    assert (status, doc, headers["Cache-Control"]) == (200, {}, "no-store")
+    status, _, doc = post(
+        revoke, [("token", jwt), ("client_id", "agent"), ("client_secret", SECRET)]
+    )
+    assert (status, doc) == (200, {})
+    # RFC 7009 §2.2: an unknown token is no error.
+    assert post(revoke, [("token", "never-issued")], basic("agent", SECRET))[:3:2] == (200, {})
+    for token, active in ((mine, False), (jwt, False), (theirs, True)):
+        _, _, doc = post(
+            issuer.url + "/introspect", [("token", token)], basic("other", "other-secret")
+        )
+        assert doc["active"] is active
+    status, _, doc = post(revoke, [("token", theirs)], basic("agent", "wrong"))
+    assert (status, doc["error"]) == (401, "invalid_client")
+    status, _, doc = post(revoke, [], basic("agent", SECRET))
+    assert (status, doc["error"]) == (400, "invalid_request")
+    status, _, doc = post(revoke, [("token", mine), ("token", jwt)], basic("agent", SECRET))
+    assert (status, doc["error"]) == (400, "invalid_request")

@@ -38,6 +38,7 @@ OTHER_REASONS = {
     "multiple_tokens", "malformed_parameter", "insufficient_scope", "claim_requirement_failed",
     "keys_unavailable",
     "multiple_credentials",  # Django session + token rule: tests/adapters/django
+    "insufficient_role",  # role requirements: tests/core/test_requirements_roles.py
 }  # fmt: skip
 #: Sender-constrained tokens and DPoP proofs: tests/core/test_dpop.py, tests/core/test_binding.py.
 DPOP_REASONS = {
@@ -50,8 +51,16 @@ DPOP_REASONS = {
 }  # fmt: skip
 #: Introspection (RFC 7662): tests/core/test_introspection.py.
 INTROSPECTION_REASONS = {"token_inactive", "invalid_token_type", "introspection_unavailable"}
+#: RFC 9701 signed introspection answers: tests/core/test_introspection_jwt.py.
+SIGNED_INTROSPECTION_REASONS = {
+    "introspection_response_unsigned",
+    "introspection_response_bad_signature",
+    "introspection_response_invalid",
+}
 #: RFC 9470 step-up: tests/core/test_stepup.py.
 STEP_UP_REASONS = {"acr_missing", "acr_not_accepted", "auth_time_missing", "auth_too_old"}
+#: Provider presets: tests/core/test_providers.py.
+PROVIDER_REASONS = {"okta_org_server", "keycloak_default_audience", "tenant_mismatch"}
 
 
 def test_every_reason_is_covered() -> None:
@@ -61,7 +70,9 @@ def test_every_reason_is_covered() -> None:
         | OTHER_REASONS
         | DPOP_REASONS
         | INTROSPECTION_REASONS
+        | SIGNED_INTROSPECTION_REASONS
         | STEP_UP_REASONS
+        | PROVIDER_REASONS
     )
 
 

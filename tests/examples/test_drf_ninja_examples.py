@@ -50,7 +50,10 @@ def test_openapi_names_the_bearer_scheme(
     response = httpx.get(urls[project] + path, headers={"Accept": "application/json"}, timeout=10)
     assert response.status_code == 200
     schemes = response.json()["components"]["securitySchemes"]
-    assert schemes == {name: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+    expected = {name: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+    if project == "drf_api":  # BEARERGUARD_DPOP=allowed (default): DPoP, an alternative
+        expected["dpopAuth"] = {"type": "http", "scheme": "DPoP"}
+    assert schemes == expected
 
 
 @pytest.mark.parametrize("project", AVAILABLE)

@@ -2,8 +2,8 @@
 (served by the one documented line per framework, no route of their own), the
 ``resource_metadata`` of every challenge, and ``/api/private-mfa`` (RFC 9470 step-up).
 
-Two projects name a resource with a path, two without, so both well-known URL forms of
-RFC 9728 §3.1 are served by a real project.
+Three projects name a resource with a path and three without, so both well-known URL forms
+of RFC 9728 §3.1 are served by real projects.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ PROJECTS = {
     "flask_api": ("flask", "http://localhost", "/.well-known/oauth-protected-resource"),
     "starlette_api": ("starlette", "http://localhost:8000/api", "/.well-known/oauth-protected-resource/api"),
     "fastapi_api": ("fastapi", "https://api.example.com", "/.well-known/oauth-protected-resource"),
+    "drf_api": ("drf_spectacular", "https://api.example.com/v1", "/.well-known/oauth-protected-resource/v1"),
+    "ninja_api": ("ninja", "http://localhost:8000", "/.well-known/oauth-protected-resource"),
 }  # fmt: skip
 INSTALLED = [name for name, (module, *_) in PROJECTS.items() if importlib.util.find_spec(module)]
 STEP_UP = (("acr_values", MFA), ("max_age", "600"))

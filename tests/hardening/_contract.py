@@ -20,8 +20,19 @@ _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # RFC 9110 §5.6.4 quoted-string, narrowed to RFC 6750 §3 (no quoted-pair needed for the
 # values bearerguard sends: %x20-21 / %x23-5B / %x5D-7E) plus quoted-pairs for the realm.
 _QUOTED = re.compile(r'"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*)"')
+# RFC 6750 §3 and RFC 9449 §7.1 (algs), RFC 9728 §5.1 (resource_metadata),
+# RFC 9470 §3 (acr_values, max_age: the step-up challenge).
 _ALLOWED_PARAMS = frozenset(
-    {"realm", "error", "error_description", "scope", "algs", "resource_metadata"}
+    {
+        "realm",
+        "error",
+        "error_description",
+        "scope",
+        "algs",
+        "resource_metadata",
+        "acr_values",
+        "max_age",
+    }
 )
 _RFC6750_VALUE = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
 _SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+(?: [\x21\x23-\x5b\x5d-\x7e]+)*")
@@ -116,8 +127,13 @@ def check_refusal(
     assert params["error_description"] == body["error_description"]
     assert _RFC6750_VALUE.fullmatch(params["error"])
     assert _RFC6750_VALUE.fullmatch(params["error_description"])
-    expected_error = {400: "invalid_request", 401: "invalid_token", 403: "insufficient_scope"}
-    assert err.error == expected_error[err.status_code]
+    expected_error = {
+        400: ("invalid_request",),
+        # RFC 9470 §3: a valid token whose user authentication is too weak or too old.
+        401: ("invalid_token", "insufficient_user_authentication"),
+        403: ("insufficient_scope",),
+    }
+    assert err.error in expected_error[err.status_code]
     if "scope" in params:
         assert _SCOPE.fullmatch(params["scope"]), params
     return params

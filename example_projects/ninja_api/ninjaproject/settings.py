@@ -17,14 +17,13 @@ INSTALLED_APPS = [
 ]
 
 # No bearerguard authentication middleware: BearerAuth on the NinjaAPI checks the token
-# (api.py), so the check asking for it does not apply; the checks of the settings still run.
+# (api.py); the system checks see it on the routes and do not ask for the middleware.
 # ResourceMetadataMiddleware serves the RFC 9728 metadata document when
 # BEARERGUARD_RESOURCE is set.
 MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "bearerguard.adapters.django.middleware.ResourceMetadataMiddleware",
 ]
-SILENCED_SYSTEM_CHECKS = ["bearerguard.E006"]
 
 # BEARERGUARD_ISSUER, BEARERGUARD_AUDIENCE, BEARERGUARD_JWKS_URI and every other
 # BEARERGUARD_* setting come from the environment, as in the other example projects.

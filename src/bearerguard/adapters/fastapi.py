@@ -13,14 +13,15 @@ import inspect
 import json
 from collections.abc import Iterable
 
-from fastapi import FastAPI, HTTPException, WebSocketException
+from fastapi import FastAPI, HTTPException, Security, WebSocketException
+from fastapi.openapi.models import HTTPBase as HTTPBaseModel
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
-from bearerguard.middleware._asgi_cached import FULL_PATH, plain_authorization
+from bearerguard.middleware._asgi_cached import FULL_PATH, plain_header
 from bearerguard.middleware._common import (
     MAX_FORM_BYTES,
     content_length,
@@ -28,12 +29,18 @@ from bearerguard.middleware._common import (
     token_params,
 )
 from bearerguard.middleware.asgi import SCOPE_KEY, header_values, request_url
-from bearerguard.pipeline import Decision
+from bearerguard.pipeline import Decision, decide_cached
 from bearerguard.requirements import ClaimCheck, Requirements
 from bearerguard.tokens import AccessToken
 from bearerguard.verifier import Verifier
 
-__all__ = ["BearerHTTPException", "BearerToken", "bearer_error_handler", "install_error_handler"]
+__all__ = [
+    "BearerHTTPException",
+    "BearerToken",
+    "DPoPScheme",
+    "bearer_error_handler",
+    "install_error_handler",
+]
 
 # What FastAPI injects into BearerToken.__call__. Given as resolved classes: the
 # annotations in this module are strings, which older FastAPI cannot resolve
@@ -50,6 +57,22 @@ _CALL_SIGNATURE = inspect.Signature(
 )
 # RFC 6455 §7.4.1: policy violation; before accept the server answers HTTP 403.
 _WS_POLICY_VIOLATION = 1008
+
+
+class DPoPScheme(SecurityBase):
+    """The DPoP scheme (RFC 9449) in the OpenAPI document: ``{"type": "http", "scheme": "DPoP"}``.
+
+    OpenAPI has no DPoP type; RFC 9449 §7.1 registers ``DPoP`` as an HTTP authentication
+    scheme, which is what an ``http`` security scheme names. :class:`BearerToken` adds it
+    itself (per ``BEARERGUARD_DPOP``); as a dependency it checks nothing and returns ``None``.
+    """
+
+    def __init__(self, scheme_name: str = "DPoP", description: str | None = None) -> None:
+        self.model = HTTPBaseModel(scheme="DPoP", description=description)
+        self.scheme_name = scheme_name
+
+    async def __call__(self) -> None:
+        return None
 
 
 class BearerHTTPException(HTTPException):
@@ -124,18 +147,28 @@ class BearerToken(SecurityBase):
         verifier: the :class:`~bearerguard.Verifier`.
         scopes: every one is needed; ``Security(..., scopes=[...])`` adds more.
         any_scopes: at least one is needed.
-        claims: claim checks (``ClaimEquals``, ``ClaimIncludes``, callables).
+        roles: every one of these roles is needed (``AccessToken.roles``); 403
+            ``insufficient_role`` otherwise.
+        any_roles: at least one of these roles is needed.
+        claims: claim checks (``ClaimEquals``, ``ClaimIncludes``, callables); their
+            claim names are paths (``"realm_access.roles"``).
         acr_values: RFC 9470 step-up: the accepted ``acr`` values (else 401
             ``insufficient_user_authentication``).
         max_age: RFC 9470 step-up: the greatest age of ``auth_time`` in seconds.
         optional: without credentials return ``None`` instead of a 401 (a
             token that is sent must still be valid).
-        scheme_name: the OpenAPI security scheme's name (``BearerToken``).
+        scheme_name: the OpenAPI name of the bearer scheme (``BearerToken``).
+        dpop_scheme_name: the OpenAPI name of the DPoP scheme (``DPoP``).
         max_form_bytes: larger form bodies are not searched for a token.
 
-    Shows in OpenAPI as ``{"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}``.
+    Shows in OpenAPI as the schemes ``BEARERGUARD_DPOP`` accepts, each an alternative
+    (``security: [{"BearerToken": []}, {"DPoP": []}]``): ``{"type": "http", "scheme":
+    "bearer", "bearerFormat": "JWT"}`` unless DPoP is ``required``, and ``{"type": "http",
+    "scheme": "DPoP"}`` unless it is ``off`` (OpenAPI has no DPoP type; RFC 9449 registers
+    ``DPoP`` as an HTTP authentication scheme).
     Raises :class:`BearerHTTPException`; on a WebSocket route a refusal closes
-    the handshake before it is accepted (HTTP 403).
+    the handshake before it is accepted (HTTP 403). Construction starts fetching the
+    keys in the background (:meth:`Verifier.warm`), so the first request does not wait.
     """
 
     def __init__(
@@ -147,27 +180,51 @@ class BearerToken(SecurityBase):
         claims: Iterable[ClaimCheck] = (),
         acr_values: Iterable[str] | str | None = None,
         max_age: int | None = None,
+        roles: Iterable[str] = (),
+        any_roles: Iterable[str] = (),
         optional: bool = False,
         scheme_name: str | None = None,
+        dpop_scheme_name: str = "DPoP",
         description: str | None = None,
         max_form_bytes: int = MAX_FORM_BYTES,
     ) -> None:
         self.verifier = verifier
+        verifier.warm()  # built once with the app: fetch the keys now, in the background
         self.scopes = tuple(scopes)
         self.any_scopes = tuple(any_scopes)
         self.claims = tuple(claims)
         self.requirements: Requirements | None = (
             Requirements(
-                self.scopes, self.any_scopes, self.claims, acr_values=acr_values, max_age=max_age
+                self.scopes,
+                self.any_scopes,
+                self.claims,
+                acr_values=acr_values,
+                max_age=max_age,
+                roles=tuple(roles),
+                any_roles=tuple(any_roles),
             )
             or None
         )
         self._combined: dict[tuple[str, ...], Requirements | None] = {}
         self.optional = optional
         self.max_form_bytes = max_form_bytes
-        self.model = HTTPBearerModel(bearerFormat="JWT", description=description)
+        self.model: HTTPBaseModel = HTTPBearerModel(bearerFormat="JWT", description=description)
         self.scheme_name = scheme_name or type(self).__name__
         self.__signature__ = _CALL_SIGNATURE
+        mode = verifier.binding.mode
+        if mode == "required":  # Bearer is refused: only DPoP is documented
+            self.model = HTTPBaseModel(scheme="DPoP", description=description)
+            self.scheme_name = dpop_scheme_name
+        elif mode == "allowed":
+            # OpenAPI lists each security scheme of a dependency as an alternative: the DPoP
+            # one joins as a sub-dependency that checks nothing (this dependency decides).
+            dpop = Security(DPoPScheme(dpop_scheme_name, description))
+            self.__signature__ = _CALL_SIGNATURE.replace(
+                parameters=[
+                    *_CALL_SIGNATURE.parameters.values(),
+                    inspect.Parameter("_dpop_scheme", inspect.Parameter.KEYWORD_ONLY, default=dpop),
+                ]
+            )
 
     def _requirements(self, extra: list[str]) -> Requirements | None:
         if not extra:
@@ -213,20 +270,27 @@ class BearerToken(SecurityBase):
         )
 
     async def __call__(
-        self, conn: HTTPConnection, security_scopes: SecurityScopes
+        self, conn: HTTPConnection, security_scopes: SecurityScopes, _dpop_scheme: None = None
     ) -> AccessToken | None:
         requirements = self._requirements(security_scopes.scopes)
         required = not self.optional
-        authorization = plain_authorization(self.verifier, conn.scope)
-        accepted = conn.scope.get(SCOPE_KEY)
-        if isinstance(accepted, AccessToken):
+        scope, verifier = conn.scope, self.verifier
+        accepted = scope.get(SCOPE_KEY)
+        value: bytes | str | None = FULL_PATH
+        if accepted is not None and isinstance(accepted, AccessToken):  # (an ABC: slow on None)
             # Already decided for this request (an app-level dependency): a DPoP proof is
             # accepted once, so only this route's requirements are left to check.
-            decision = self.verifier.reconsider(accepted, requirements)
-        elif authorization is not FULL_PATH:  # the usual request, in one look
-            decision = await self.verifier.decide_async(
-                authorization, requirements=requirements, required=required
-            )
+            decision = verifier.reconsider(accepted, requirements)
+        elif (value := plain_header(verifier, scope)) is not FULL_PATH:  # the usual request
+            # A cached token (or none) is settled without a coroutine; else the async path.
+            found = decide_cached(verifier, value, requirements, required)
+            if found is None:
+                found = await verifier.decide_async(
+                    value.decode("latin-1") if type(value) is bytes else None,
+                    requirements=requirements,
+                    required=required,
+                )
+            decision = found
         else:
             decision = await self._decide(conn, requirements, required)
         if decision.error is not None:

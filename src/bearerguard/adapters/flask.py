@@ -198,7 +198,11 @@ class BearerAuth:
             self.init_app(app)
 
     def init_app(self, app: Flask) -> None:
-        """Build the app's verifier from ``app.config``; raises ``ValueError`` for bad settings."""
+        """Build the app's verifier from ``app.config``; raises ``ValueError`` for bad settings.
+
+        Starts fetching the issuers' keys in the background (:meth:`Verifier.warm`), so the
+        first request does not wait for them; an issuer that is down never fails this.
+        """
         verifier = self._verifier or Verifier(Settings.from_mapping(app.config))
         s = verifier.settings
         rules = PathRules(protect=s.protected_paths or (), exempt=s.exempt_paths)
@@ -207,6 +211,7 @@ class BearerAuth:
         app.extensions[_PATHS_KEY] = rules
         if first:
             app.before_request(_check_sent_token)
+        verifier.warm()
 
     def verifier(self) -> Verifier:
         """The current app's :class:`~bearerguard.Verifier`."""
@@ -225,6 +230,8 @@ class BearerAuth:
         claims: Iterable[ClaimCheck] = (),
         acr_values: Iterable[str] | str | None = None,
         max_age: int | None = None,
+        roles: Iterable[str] | str | None = None,
+        any_roles: Iterable[str] | str | None = None,
     ) -> Callable[[F], F]: ...
     def require(
         self,
@@ -236,18 +243,31 @@ class BearerAuth:
         claims: Iterable[ClaimCheck] = (),
         acr_values: Iterable[str] | str | None = None,
         max_age: int | None = None,
+        roles: Iterable[str] | str | None = None,
+        any_roles: Iterable[str] | str | None = None,
     ) -> F | Callable[[F], F]:
         """Decorator: the view needs a valid token meeting these requirements.
 
-        ``scopes``: all needed; ``any_scopes``: one needed; ``claims``: checks such as
-        :class:`~bearerguard.ClaimEquals`; ``acr_values`` / ``max_age``: RFC 9470 step-up
+        ``scopes``: all needed; ``any_scopes``: one needed; ``roles`` / ``any_roles``: the
+        same for :attr:`AccessToken.roles <bearerguard.AccessToken.roles>`; ``claims``:
+        checks such as :class:`~bearerguard.ClaimEquals` (whose claim name is a path,
+        ``"realm_access.roles"``); ``acr_values`` / ``max_age``: RFC 9470 step-up
         (accepted ``acr`` values, greatest age of ``auth_time`` in seconds). No token: 401;
         bad token: 401 or 400; unmet requirement: 403; authentication too weak or old:
         401 ``insufficient_user_authentication``. ``@auth.require`` works without
         parentheses too.
         """
         requirements = (
-            Requirements(scopes, any_scopes, claims, acr_values=acr_values, max_age=max_age) or None
+            Requirements(
+                scopes,
+                any_scopes,
+                claims,
+                acr_values=acr_values,
+                max_age=max_age,
+                roles=roles,
+                any_roles=any_roles,
+            )
+            or None
         )
         if view is not None:
             return _guard(view, True, requirements)
@@ -266,6 +286,8 @@ class BearerAuth:
         claims: Iterable[ClaimCheck] = (),
         acr_values: Iterable[str] | str | None = None,
         max_age: int | None = None,
+        roles: Iterable[str] | str | None = None,
+        any_roles: Iterable[str] | str | None = None,
     ) -> None:
         """Require a valid token (and these requirements, as for :meth:`require`) for every
         view of *blueprint*.
@@ -275,7 +297,16 @@ class BearerAuth:
         view registered with ``methods=["OPTIONS"]`` is protected like any other.
         """
         requirements = (
-            Requirements(scopes, any_scopes, claims, acr_values=acr_values, max_age=max_age) or None
+            Requirements(
+                scopes,
+                any_scopes,
+                claims,
+                acr_values=acr_values,
+                max_age=max_age,
+                roles=roles,
+                any_roles=any_roles,
+            )
+            or None
         )
 
         def check_token() -> Response | None:

@@ -15,6 +15,7 @@ from litestar.exceptions import HTTPException
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi.spec import Components, SecurityScheme
 
+from bearerguard.claimpath import ClaimPathLike
 from bearerguard.errors import BearerError, MissingToken
 from bearerguard.middleware._common import MAX_FORM_BYTES
 from bearerguard.middleware.asgi import (
@@ -45,12 +46,14 @@ __all__ = [
     "BearerRefusal",
     "TokenUser",
     "requires_claim",
+    "requires_roles",
     "requires_scopes",
 ]
 
 Rendered = tuple[int, list[tuple[str, str]], bytes]
 _VERIFIER_KEY = "bearerguard.verifier"
 SCHEME_NAME = "BearerToken"
+DPOP_SCHEME_NAME = "DPoP"
 
 
 class TokenUser:
@@ -187,28 +190,47 @@ class BearerAuth:
 
     @property
     def openapi_components(self) -> Components:
-        """The bearer scheme (RFC 6750) as an OpenAPI security scheme."""
-        scheme = SecurityScheme(
-            type="http",
-            scheme="bearer",
-            bearer_format=self.bearer_format,
-            description="OAuth 2.0 bearer access token (RFC 6750)",
-        )
-        return Components(security_schemes={SCHEME_NAME: scheme})
+        """The schemes ``BEARERGUARD_DPOP`` accepts as OpenAPI security schemes: bearer
+        (RFC 6750) unless DPoP is ``required``, DPoP (RFC 9449) unless it is ``off``."""
+        schemes: dict[str, Any] = {}
+        mode = self.verifier.binding.mode
+        if mode != "required":
+            schemes[SCHEME_NAME] = SecurityScheme(
+                type="http",
+                scheme="bearer",
+                bearer_format=self.bearer_format,
+                description="OAuth 2.0 bearer access token (RFC 6750)",
+            )
+        if mode != "off":  # OpenAPI has no DPoP type: RFC 9449 §7.1 registers an HTTP scheme
+            schemes[DPOP_SCHEME_NAME] = SecurityScheme(
+                type="http",
+                scheme="DPoP",
+                description="OAuth 2.0 DPoP-bound access token with its proof (RFC 9449)",
+            )
+        return Components(security_schemes=schemes)
+
+    @property
+    def security_requirements(self) -> list[SecurityRequirement]:
+        """One requirement per accepted scheme (alternatives), e.g. ``[{"BearerToken": []},
+        {"DPoP": []}]``, for ``security=[...]`` on the app or a handler."""
+        return [{name: []} for name in self.openapi_components.security_schemes or {}]
 
     @property
     def security_requirement(self) -> SecurityRequirement:
-        """``{"BearerToken": []}`` for ``security=[...]`` on the app or a handler."""
-        return {SCHEME_NAME: []}
+        """The first of :attr:`security_requirements` (``{"BearerToken": []}`` unless DPoP
+        is required); use :attr:`security_requirements` to offer every accepted scheme."""
+        return self.security_requirements[0]
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         """Add the middleware, the refusal handler and the OpenAPI scheme to the app.
 
         With ``BEARERGUARD_RESOURCE`` set, also the route serving the RFC 9728 metadata
-        document at its path-inserted well-known path.
+        document at its path-inserted well-known path. At start-up (``on_startup``) the
+        keys are fetched in the background (:meth:`Verifier.warm`): no cold first request.
         """
         app_config.middleware.insert(0, self.middleware)
         app_config.exception_handlers[BearerRefusal] = refusal_handler
+        app_config.on_startup.append(self.verifier.warm)  # never raises nor blocks
         if self.verifier.metadata_path is not None:
             app_config.route_handlers.append(self.metadata_handler(self.verifier.metadata_path))
         if app_config.openapi_config is not None:
@@ -217,7 +239,7 @@ class BearerAuth:
                 config.components = [*config.components, self.openapi_components]
             else:
                 config.components = [self.openapi_components, config.components]
-            config.security = [*(config.security or []), self.security_requirement]
+            config.security = [*(config.security or []), *self.security_requirements]
         return app_config
 
     def metadata_handler(self, path: str) -> Any:
@@ -270,11 +292,32 @@ def requires_scopes(
     )
 
 
+def requires_roles(
+    *roles: str,
+    any_of: Sequence[str] = (),
+    acr_values: Sequence[str] | str | None = None,
+    max_age: int | None = None,
+) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
+    """A Litestar guard: a valid token holding every role and one of *any_of*.
+
+    Roles are the token's ``roles`` (``BEARERGUARD_ROLE_CLAIMS`` or the provider
+    preset); a token lacking them gets 403 ``insufficient_scope`` (reason
+    ``insufficient_role``). Raises ``ValueError`` when no role is named.
+    """
+    requirements = Requirements(
+        roles=roles, any_roles=any_of, acr_values=acr_values, max_age=max_age
+    )
+    if not (requirements.roles or requirements.any_roles):
+        raise ValueError("requires_roles needs at least one role")
+    return _guard(requirements)
+
+
 def requires_claim(
-    name: str, **check: Any
+    name: ClaimPathLike, **check: Any
 ) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
     """A Litestar guard: the claim *name* ``equals=`` a value, or ``includes=`` one.
 
+    *name* is a claim path (``"realm_access.roles"``; :mod:`bearerguard.claimpath`).
     Raises ``TypeError`` unless exactly one is given. A failed check answers 403
     ``insufficient_scope`` (``claim_requirement_failed``).
     """

@@ -97,6 +97,7 @@ class BearerTokenVerifier:
 
     def __init__(self, verifier: Verifier) -> None:
         self.verifier = verifier
+        verifier.warm()  # built with the server, at start-up: fetch the keys in the background
 
     async def verify_token(self, token: str) -> MCPAccessToken | None:
         """Verify *token*; the SDK's ``AccessToken`` or ``None``."""
@@ -270,7 +271,7 @@ def protect_mcp(
             the RFC 9728 document is served and named in every challenge.
         path: the MCP endpoint (``streamable_http_path``); every method there needs a token.
         tool_scopes: tool name -> scopes it needs (all of them), or a
-            :class:`~bearerguard.Requirements` (claims, ``acr_values``/``max_age`` step-up).
+            :class:`~bearerguard.Requirements` (roles, claims, ``acr_values``/``max_age``).
         max_body_bytes: largest ``tools/call`` body read (the SDK's own limit by default).
 
     Other paths are not protected, but a token sent there is checked (and a bad one

@@ -3,15 +3,19 @@
 The core decides (:func:`bearerguard.adapters.django._http.decide`); this module hands it
 the request and raises the core's rendered refusal, which :func:`install` makes Ninja send
 as is (status, ``WWW-Authenticate``, JSON body) instead of Ninja's ``{"detail": …}``. The
-scheme appears in Ninja's OpenAPI document as an HTTP bearer scheme (``bearerFormat: JWT``).
+scheme appears in Ninja's OpenAPI document as an HTTP bearer scheme (``bearerFormat: JWT``),
+or as the HTTP ``DPoP`` scheme (RFC 9449) when ``BEARERGUARD_DPOP`` is ``required``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import ImproperlyConfigured
+from ninja.security.base import SecuritySchema
 from ninja.security.http import HttpAuthBase
 
 from bearerguard.adapters.django._http import decide, decide_async, response
@@ -68,7 +72,8 @@ def install(api: NinjaAPI) -> NinjaAPI:
     """Register :func:`refusal_handler` on *api* (RFC 6750 answers); return *api*.
 
     Also adds the headers the core asks for on an accepted request (the next
-    ``DPoP-Nonce``, RFC 9449 §8.2) to the operation's response.
+    ``DPoP-Nonce``, RFC 9449 §8.2) to the operation's response, and starts fetching
+    the keys of the ``BEARERGUARD_*`` settings' verifier in the background.
 
     Example::
 
@@ -84,6 +89,10 @@ def install(api: NinjaAPI) -> NinjaAPI:
         return response
 
     api.create_temporal_response = create_temporal_response  # type: ignore[method-assign]
+    # The API is built at start-up: fetch the settings' verifier's keys in the background
+    # (BearerAuth(verifier=...) warms its own). Bad settings are the system checks' to report.
+    with contextlib.suppress(ImproperlyConfigured):
+        get_verifier().warm()
     return api
 
 
@@ -91,6 +100,17 @@ def get_token(request: HttpRequest | Any) -> AccessToken | None:
     """The request's verified token, or ``None`` (anonymous, or no bearerguard auth ran)."""
     token = getattr(request, ATTRIBUTE, None)
     return token if isinstance(token, AccessToken) else None
+
+
+def _dpop_mode(verifier: Verifier | None) -> str:
+    """``BEARERGUARD_DPOP`` of *verifier*, else of the Django settings (read when the auth
+    is made; an invalid value is refused where the verifier is built)."""
+    if verifier is not None:
+        return verifier.binding.mode
+    from django.conf import settings
+
+    value = getattr(settings, "BEARERGUARD_DPOP", None)
+    return value.strip().lower() if isinstance(value, str) else "allowed"
 
 
 class BearerAuth(HttpAuthBase):
@@ -107,6 +127,8 @@ class BearerAuth(HttpAuthBase):
     Args:
         scopes: every one of these scopes is needed.
         any_of: at least one of these scopes is needed.
+        roles: every one of these roles is needed (``AccessToken.roles``).
+        any_roles: at least one of these roles is needed.
         requirements: more :class:`~bearerguard.Requirements` (claims, step-up), merged.
         acr_values, max_age: RFC 9470 step-up requirements.
         optional: let requests without credentials through (``request.auth`` is
@@ -134,15 +156,31 @@ class BearerAuth(HttpAuthBase):
         max_age: int | None = None,
         optional: bool = False,
         verifier: Verifier | None = None,
+        roles: Sequence[str] = (),
+        any_roles: Sequence[str] = (),
     ) -> None:
-        own = Requirements(scopes=scopes, any_scopes=any_of, acr_values=acr_values, max_age=max_age)
+        own = Requirements(
+            scopes=scopes,
+            any_scopes=any_of,
+            acr_values=acr_values,
+            max_age=max_age,
+            roles=roles,
+            any_roles=any_roles,
+        )
         self.requirements = Requirements.all_of(own or None, requirements)
         self.optional = optional
         self._verifier = verifier
+        if verifier is not None:
+            verifier.warm()  # built with the API, at start-up: fetch the keys in the background
         super().__init__()
         # Ninja awaits what an async-capable auth returns in async operations; in sync
         # operations it takes a plain result as is (see __call__).
         self.is_async = True
+        if _dpop_mode(verifier) == "required":
+            # Bearer is refused: the scheme documented is DPoP (RFC 9449 §7.1 registers it
+            # as an HTTP authentication scheme; OpenAPI has no DPoP type). Ninja names one
+            # scheme per auth class, so under "allowed" the bearer scheme alone is shown.
+            self.openapi_security_schema = SecuritySchema("http", scheme="DPoP")
 
     @property
     def verifier(self) -> Verifier:

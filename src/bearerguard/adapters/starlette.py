@@ -27,8 +27,9 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from bearerguard.claimpath import ClaimPathLike
 from bearerguard.errors import BearerError, MissingToken
-from bearerguard.middleware._asgi_cached import FULL_PATH, plain_authorization
+from bearerguard.middleware._asgi_cached import FULL_PATH, plain_header
 from bearerguard.middleware._common import MAX_FORM_BYTES, token_params
 from bearerguard.middleware.asgi import (
     SCOPE_KEY,
@@ -39,7 +40,7 @@ from bearerguard.middleware.asgi import (
     send_refusal,
 )
 from bearerguard.paths import route_path
-from bearerguard.pipeline import Decision
+from bearerguard.pipeline import Decision, decide_cached
 from bearerguard.requirements import Requirements
 from bearerguard.tokens import AccessToken
 from bearerguard.verifier import Verifier
@@ -53,10 +54,12 @@ __all__ = [
     "bearer_auth_middleware",
     "on_auth_error",
     "require_claim",
+    "require_roles",
     "require_scopes",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+_new = object.__new__
 Rendered = tuple[int, list[tuple[str, str]], bytes]
 _VERIFIER_KEY = "bearerguard.verifier"
 
@@ -121,10 +124,12 @@ class BearerAuthBackend(AuthenticationBackend):
     backend is for apps that wire Starlette's middleware themselves (a backend
     cannot answer a request: serve :meth:`Verifier.metadata` from a route). No credentials leave the request anonymous; an invalid
     token raises :class:`BearerAuthenticationError` (render it with :func:`on_auth_error`).
+    Construction starts fetching the keys in the background (:meth:`Verifier.warm`).
     """
 
     def __init__(self, verifier: Verifier) -> None:
         self.verifier = verifier
+        verifier.warm()  # no start-up event reaches a backend: fetch the keys now
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[TokenCredentials, TokenUser] | None:
         """Return credentials and user, ``None`` without a token; raise on a bad one."""
@@ -177,28 +182,38 @@ class BearerAuthenticationMiddleware:
     location) are read up to *max_form_bytes* and replayed to the app. A refused WebSocket
     handshake gets a denial response where the server supports it, else it is closed
     before being accepted (HTTP 403). With ``BEARERGUARD_RESOURCE`` set, the RFC 9728
-    metadata document is served at its well-known path, before authentication.
+    metadata document is served at its well-known path, before authentication. The
+    lifespan scope (the server starting) starts fetching the keys in the background
+    (:meth:`Verifier.warm`) and passes on to the app's own lifespan untouched.
     """
 
     def __init__(
         self, app: ASGIApp, verifier: Verifier, *, max_form_bytes: int = MAX_FORM_BYTES
     ) -> None:
         self.app, self.verifier, self.max_form_bytes = app, verifier, max_form_bytes
+        self._serves_metadata = verifier.metadata_path is not None  # fixed by the settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind != "http" and kind != "websocket":
+            if kind == "lifespan":
+                self.verifier.warm()  # the server is starting: fetch keys in the background
             await self.app(scope, receive, send)
             return
         verifier = self.verifier
-        if verifier.metadata_path is not None and await answer_metadata(
+        if self._serves_metadata and await answer_metadata(
             verifier, scope, send, route_path(scope["path"], scope.get("root_path", ""))
         ):
             return  # RFC 9728: the metadata document, served before any authentication
         scope[_VERIFIER_KEY] = verifier
-        authorization = plain_authorization(verifier, scope)  # the usual request, in one look
-        if authorization is not FULL_PATH:
-            decision = await verifier.decide_async(authorization)
+        value = plain_header(verifier, scope)  # the usual request, in one look
+        if value is not FULL_PATH:
+            # A cached token (or none) is settled without a coroutine; else the async path.
+            decision = decide_cached(verifier, value)
+            if decision is None:
+                decision = await verifier.decide_async(
+                    value.decode("latin-1") if type(value) is bytes else None
+                )
         else:
             decision, receive = await decide_scope(
                 verifier, scope, receive, max_form_bytes=self.max_form_bytes
@@ -206,7 +221,11 @@ class BearerAuthenticationMiddleware:
         token = decision.token
         if token is not None:
             scope[SCOPE_KEY] = token
-            scope["auth"], scope["user"] = TokenCredentials(token), TokenUser(token)
+            # TokenCredentials(token), TokenUser(token) without their __init__ calls (each
+            # only sets .token): the cached request's path, per request so none shares them.
+            auth, user = _new(TokenCredentials), _new(TokenUser)
+            auth.token = user.token = token
+            scope["auth"], scope["user"] = auth, user
         elif decision.error is not None:
             await send_refusal(scope, receive, send, decision.response())
             return
@@ -272,6 +291,13 @@ def _guard(requirements: Requirements) -> Callable[[F], F]:
 
         # Step-up needs the verifier's clock and leeway: not on the one-look path.
         met_by = requirements.met_by if not requirements.step_up else lambda token: False
+        # Scopes alone (every field compared, so a requirement added later is not missed):
+        # one set comparison, as met_by would make it, without the call.
+        need = (
+            frozenset(requirements.scopes)
+            if requirements == Requirements(scopes=requirements.scopes)
+            else None
+        )
 
         @functools.wraps(func)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -281,7 +307,7 @@ def _guard(requirements: Requirements) -> Callable[[F], F]:
                 if (
                     type(token) is AccessToken
                     and type(scope.get(_VERIFIER_KEY)) is Verifier
-                    and met_by(token)
+                    and (need <= token.scopes if need is not None else met_by(token))
                 ):
                     return await func(*args, **kwargs)
             conn = _connection(args, kwargs)
@@ -320,9 +346,31 @@ def require_scopes(
     )
 
 
-def require_claim(name: str, **check: Any) -> Callable[[F], F]:
+def require_roles(
+    *roles: str,
+    any_of: Sequence[str] = (),
+    acr_values: Sequence[str] | str | None = None,
+    max_age: int | None = None,
+) -> Callable[[F], F]:
+    """Endpoint decorator: need every role in *roles* and one of *any_of*.
+
+    Roles are the token's ``roles`` (``BEARERGUARD_ROLE_CLAIMS`` or the provider
+    preset). A token lacking them gets 403 ``insufficient_scope`` (reason
+    ``insufficient_role``); ``acr_values`` / ``max_age`` as for :func:`require_scopes`.
+    Raises ``ValueError`` when no role is named.
+    """
+    requirements = Requirements(
+        roles=roles, any_roles=any_of, acr_values=acr_values, max_age=max_age
+    )
+    if not (requirements.roles or requirements.any_roles):
+        raise ValueError("require_roles needs at least one role")
+    return _guard(requirements)
+
+
+def require_claim(name: ClaimPathLike, **check: Any) -> Callable[[F], F]:
     """Endpoint decorator: the claim *name* ``equals=`` a value, or ``includes=`` one.
 
+    *name* is a claim path (``"realm_access.roles"``; :mod:`bearerguard.claimpath`).
     Raises ``TypeError`` unless exactly one of ``equals``/``includes`` is given.
     A failed check answers 403 ``insufficient_scope`` (``claim_requirement_failed``).
     """

@@ -250,7 +250,9 @@ class BearerAuthASGIMiddleware:
     The token lands in ``scope["bearerguard.access_token"]``. Refusals are
     answered here (RFC 6750 §3). With ``BEARERGUARD_RESOURCE`` set, the RFC 9728
     metadata document is served at its path-inserted well-known path, before any
-    authentication. Lifespan and other scopes pass straight through.
+    authentication. Lifespan and other scopes pass straight through; the lifespan
+    scope (the server starting) also starts fetching the issuers' keys in the
+    background (:meth:`Verifier.warm`), so the first request does not wait for them.
     Raises ``ValueError``/``TypeError`` for bad arguments.
     """
 
@@ -278,6 +280,8 @@ class BearerAuthASGIMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
+            if scope["type"] == "lifespan":
+                self.verifier.warm()  # the server is starting: fetch the keys in the background
             await self.app(scope, receive, send)  # lifespan and future scope types
             return
         # Judge the path the app routes on, not the one including root_path.

@@ -86,7 +86,8 @@ class BearerAuthWSGIMiddleware:
     against ``PATH_INFO``. Elsewhere a token is optional but must be valid when
     sent. The app finds the :class:`~bearerguard.AccessToken` (or ``None``)
     under ``environ["bearerguard.access_token"]``; refusals are answered here
-    with the RFC 6750 status, challenge and JSON body. With ``BEARERGUARD_RESOURCE``
+    with the RFC 6750 status, challenge and JSON body. Construction starts fetching the
+    issuers' keys in the background (:meth:`Verifier.warm`). With ``BEARERGUARD_RESOURCE``
     set, the RFC 9728 metadata document is served at its well-known path before any
     authentication. Raises ``ValueError`` /
     ``TypeError`` for bad configuration. Put CORS middleware outside this one,
@@ -107,6 +108,8 @@ class BearerAuthWSGIMiddleware:
         self.app = app
         self.verifier, self.max_form_bytes = middleware_setup(verifier, settings, max_form_bytes)
         self.rules = PathRules(protect, exempt, requirements)
+        # WSGI has no start-up event: the server builds the app once, at start.
+        self.verifier.warm()
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = _wsgi_path(environ)

@@ -1,8 +1,8 @@
 """The test issuer as an authorization server for machine clients and resource servers.
 
 Registered clients, the token endpoint (RFC 6749 §4.4 client credentials, RFC 8707
-``resource``), opaque tokens and the RFC 7662 introspection endpoint. Tokens are held under
-their SHA-256 only.
+``resource``), opaque tokens, the RFC 7662 introspection endpoint and RFC 7009 revocation.
+Tokens are held under their SHA-256 only.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus, urlsplit
+
+from ._signed_answers import JWT_BEHAVIOURS, SignedAnswer, signed_answer, wants_jwt
 
 if TYPE_CHECKING:
     from .issuer import Issuer
@@ -78,6 +80,19 @@ class AuthorizationServerState:
                 self._revoked.add(digest)
             return known
 
+    def revoke_for(self, token: str, client_id: str) -> bool:
+        """Revoke *token* when *client_id* holds it or nobody knows it (RFC 7009 §2.2: an
+        unknown token is no error); False when it was issued to another client."""
+        digest = _digest(token)
+        with self._lock:
+            record = self._opaque.get(digest) or self._jwts.get(digest)
+            if record is None:
+                return True
+            if record.get("client_id") != client_id:
+                return False
+            self._revoked.add(digest)
+            return True
+
     def answer(self, token: str, now: float) -> dict[str, Any]:
         """The RFC 7662 §2.2 answer for *token*: ``{"active": false}`` unless known and live."""
         digest = _digest(token)
@@ -136,6 +151,20 @@ class AuthorizationServerMixin:
 
         @property
         def issuer(self) -> str: ...
+
+    _introspection_jwt_behaviour: str = "ok"
+
+    @property
+    def introspection_jwt_behaviour(self) -> str:
+        """How a request for a signed answer (RFC 9701) is answered; one of
+        ``bearerguard.testing.issuer.JWT_BEHAVIOURS`` (``ok``: correctly)."""
+        return self._introspection_jwt_behaviour
+
+    @introspection_jwt_behaviour.setter
+    def introspection_jwt_behaviour(self, value: str) -> None:
+        if value not in JWT_BEHAVIOURS:
+            raise ValueError(f"introspection_jwt_behaviour must be one of {sorted(JWT_BEHAVIOURS)}")
+        self._introspection_jwt_behaviour = value
 
     @property
     def introspection_calls(self) -> int:
@@ -272,14 +301,39 @@ def authorization_endpoint() -> Answer:
     )
 
 
-def introspection_endpoint(
+def revocation_endpoint(
     issuer: Issuer, authorization: str | None, form: dict[str, list[str]]
 ) -> Answer:
-    """Answer ``POST /introspect`` (RFC 7662 §2.1-§2.3) for an authenticated client."""
+    """Answer ``POST /revoke`` (RFC 7009 §2.1, §2.2): a client revokes a token issued to it."""
+    who = issuer._oauth.authenticate(authorization, form)
+    if not isinstance(who, Client):
+        return who
+    token = _single(form, "token")
+    if not token or _repeated(form):
+        return _error(400, "invalid_request", "exactly one token is required")
+    # token_type_hint is only a hint (RFC 7009 §2.1): every kind of token is searched.
+    if not issuer._oauth.revoke_for(token, who.client_id):
+        # RFC 7009 §2.1: a token issued to another client is refused.
+        return _error(400, "invalid_request", "the token was not issued to this client")
+    return 200, {}, {"Cache-Control": "no-store"}
+
+
+def introspection_endpoint(
+    issuer: Issuer,
+    authorization: str | None,
+    form: dict[str, list[str]],
+    *,
+    accept: str | None = None,
+) -> Answer | SignedAnswer:
+    """Answer ``POST /introspect`` (RFC 7662 §2.1-§2.3) for an authenticated client; a
+    signed JWT (RFC 9701) when *accept* asks for ``application/token-introspection+jwt``."""
     who = issuer._oauth.authenticate(authorization, form)
     if not isinstance(who, Client):
         return who  # RFC 7662 §2.3: 401 for bad client credentials
     token = _single(form, "token")
     if not token or _repeated(form):
         return _error(400, "invalid_request", "exactly one token is required")
-    return 200, issuer._oauth.answer(token, time.time()), {"Cache-Control": "no-store"}
+    answer = issuer._oauth.answer(token, time.time())
+    if wants_jwt(accept):
+        return signed_answer(issuer, who.client_id, answer)
+    return 200, answer, {"Cache-Control": "no-store"}

@@ -1,4 +1,5 @@
-"""The test issuer's HTTP side: discovery, JWKS, token, introspection and the optional mint."""
+"""The test issuer's HTTP side: discovery, JWKS, token, introspection, revocation and the
+optional mint."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from ._oauth import Answer, authorization_endpoint, introspection_endpoint, token_endpoint
+from ._oauth import (
+    Answer,
+    authorization_endpoint,
+    introspection_endpoint,
+    revocation_endpoint,
+    token_endpoint,
+)
+from ._signed_answers import SignedAnswer
 
 if TYPE_CHECKING:
     from .issuer import Issuer
@@ -87,6 +95,8 @@ class _Handler(BaseHTTPRequestHandler):
             route = "token"
         elif parts.path == base + "/introspect":
             route = "introspection"
+        elif parts.path == base + "/revoke":
+            route = "revocation"
         elif parts.path == base + "/authorize" and issuer.authorization_endpoint:
             route = "authorize"
         if route in ("jwks", "discovery", "token", "introspection"):
@@ -109,7 +119,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(*authorization_endpoint())
         elif not route:
             self._send(404, {"error": "not_found"})
-        elif route in ("token", "introspection"):
+        elif route in ("token", "introspection", "revocation"):
             self._endpoint(route, method, body, behaviour)
         elif method != "GET":
             self._send(405, {"error": "method_not_allowed"}, {"Allow": "GET"})
@@ -144,7 +154,7 @@ class _Handler(BaseHTTPRequestHandler):
         if behaviour not in ("ok", "empty", "huge"):
             self._document(route, behaviour)  # outages: close, error (503), garbage
             return
-        answer: Answer
+        answer: Answer | SignedAnswer
         if method != "POST":
             answer = 405, {"error": "method_not_allowed"}, {"Allow": "POST"}
         elif "application/x-www-form-urlencoded" not in (self.headers.get("Content-Type") or ""):
@@ -155,10 +165,16 @@ class _Handler(BaseHTTPRequestHandler):
             )
         else:
             form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=False)
-            handler = token_endpoint if route == "token" else introspection_endpoint
-            answer = handler(self.server.issuer, self.headers.get("Authorization"), form)
+            issuer = self.server.issuer
+            authorization = self.headers.get("Authorization")
+            if route == "introspection":  # RFC 9701 §4: the Accept header may ask for a JWT
+                accept = self.headers.get("Accept")
+                answer = introspection_endpoint(issuer, authorization, form, accept=accept)
+            else:
+                handler = {"token": token_endpoint, "revocation": revocation_endpoint}[route]
+                answer = handler(issuer, authorization, form)
         status, doc, headers = answer
-        if behaviour == "huge":
+        if behaviour == "huge" and isinstance(doc, dict):
             doc["padding"] = "A" * HUGE_BYTES
         self._send(status, doc, headers)
 
@@ -172,10 +188,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, doc: Any, headers: dict[str, str] | None = None) -> None:
         data = doc if isinstance(doc, bytes) else json.dumps(doc).encode("utf-8")
+        headers = dict(headers or {})
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", headers.pop("Content-Type", "application/json"))
         self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
+        for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)

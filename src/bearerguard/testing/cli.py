@@ -5,6 +5,17 @@
     bearerguard token [--issuer-url http://127.0.0.1:9000] [--scope read:messages ...]
                       [--sub user-1] [--claim tenant=acme ...] [--expires-in 300]
                       [--id-token | --opaque]
+                      [--dpop --url URL [--method GET] [--dpop-key PATH] [--dpop-alg ES256]]
+    bearerguard proof --key PATH --url URL [--method GET] [--token TOKEN] [--nonce NONCE]
+    bearerguard doctor [TOKEN | -] [--django-settings MODULE | --env] [--issuer URL ...]
+                       [--audience AUD ...] [--set NAME=VALUE ...] [--scope S ...] [--json]
+
+``doctor`` is not test kit: it explains why an app would accept or refuse a token
+(:mod:`bearerguard.doctor`); only its subcommand is registered here.
+
+``token --dpop`` mints a token bound to a DPoP key (``cnf.jkt``, RFC 9449 §6) and prints it
+with a proof for one request, as shell assignments (``eval "$(bearerguard token --dpop …)"``);
+``--dpop-key`` keeps the key so that ``proof`` makes the next proofs (see ``_cli_dpop``).
 
 The dev issuer's signing keys are generated at start and live only in that process: tokens it
 minted stop verifying once it stops. For development and tests only, never production.
@@ -26,6 +37,9 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import Any
 
+from bearerguard import _doctor_cli
+from bearerguard.testing import _cli_dpop
+
 DEFAULT_ISSUER_URL = "http://127.0.0.1:9000"
 DEFAULT_AUDIENCE = "https://api.example.com"
 
@@ -46,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="bearerguard", description="Development tools for bearerguard (never production)."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _doctor_cli.add_parser(sub)  # bearerguard doctor: not test kit, see bearerguard.doctor
     dev = sub.add_parser(
         "dev-issuer",
         help="run a development authorization server in the foreground",
@@ -118,6 +133,8 @@ def _parser() -> argparse.ArgumentParser:
         help="mint an opaque access token, checked by introspection (RFC 7662)",
     )
     tok.add_argument("--audience", help="override the aud claim")
+    _cli_dpop.add_token_arguments(tok)
+    _cli_dpop.add_parser(sub)
     return parser
 
 
@@ -161,6 +178,7 @@ def _serve(
             f"  mint:     {issuer.url}/mint\n"
             f"  token:    {issuer.url}/token\n"
             f"  introspection: {issuer.url}/introspect\n"
+            f"  revocation: {issuer.url}/revoke\n"
             "\nPoint your API at it:\n"
             f"export BEARERGUARD_ISSUER={shlex.quote(issuer.issuer)}\n"
             f"export BEARERGUARD_AUDIENCE={shlex.quote(audience)}\n"
@@ -171,6 +189,8 @@ def _serve(
             "\nMint a token:\n"
             f"  bearerguard token --issuer-url {issuer.url} --scope read:messages\n"
             f"  bearerguard token --issuer-url {issuer.url} --opaque   (introspected)\n"
+            f"  bearerguard token --issuer-url {issuer.url} --dpop --url URL   "
+            "(DPoP-bound, with a proof for URL)\n"
             "Press Ctrl+C to stop.",
             flush=True,
         )
@@ -244,6 +264,10 @@ def request_token(
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``bearerguard`` command line; returns the exit status."""
     args = _parser().parse_args(argv)
+    if args.command == "doctor":
+        return _doctor_cli.run(args)
+    if args.command == "proof":
+        return _cli_dpop.run_proof(args)
     if args.command == "dev-issuer":
         return _serve(
             args.host,
@@ -257,21 +281,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     scopes = None
     if args.scope is not None:
         scopes = [s for item in args.scope for s in item.split()]
+    claims = dict(args.claim)
     try:
+        key = _cli_dpop.bind(args, claims)
         token = request_token(
             args.issuer_url,
             sub=args.sub,
             scopes=scopes,
-            claims=dict(args.claim),
+            claims=claims,
             expires_in=args.expires_in,
             id_token=args.id_token,
             audience=args.audience,
             opaque=args.opaque,
         )
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError) as exc:
         print(f"bearerguard: {exc}", file=sys.stderr)
         return 1
-    print(token)
+    print(token if key is None else _cli_dpop.lines(args, token, key))
     return 0
 
 

@@ -10,8 +10,11 @@ Example::
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
+import os
 import secrets
 import time
 from collections.abc import Iterable, Mapping
@@ -22,7 +25,16 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from bearerguard._dpop_util import jwk_thumbprint
 
-from ._keys import IssuerKey, b64url, sign_bytes
+from ._keys import (
+    _CURVES,
+    IssuerKey,
+    PrivateKey,
+    _jwk_material,
+    b64url,
+    family,
+    key_score,
+    sign_bytes,
+)
 
 __all__ = ["DPoPKey", "access_token_hash"]
 
@@ -52,6 +64,48 @@ class DPoPKey:
         jwk.pop("kid", None)
         self.jwk: dict[str, Any] = jwk
         self.thumbprint = jwk_thumbprint(jwk)
+
+    @classmethod
+    def from_private_jwk(cls, jwk: Mapping[str, Any]) -> DPoPKey:
+        """The key pair of a private JWK carrying its ``alg`` (as :meth:`save` writes it).
+
+        Raises ValueError when *jwk* is not a private EC, RSA or OKP key with an ``alg``
+        that key can sign.
+        """
+        alg = jwk.get("alg")
+        if not isinstance(alg, str) or not family(alg) or family(alg) in ("oct", "none"):
+            raise ValueError("the JWK has no asymmetric 'alg'")
+        try:
+            private_key = _private_key(jwk)
+        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+            raise ValueError(f"not a private {jwk.get('kty')!r} JWK ({exc})") from None
+        public_jwk = {"kty": "", **_jwk_material(private_key)}
+        if key_score(IssuerKey("dpop", "", private_key, public_jwk), alg) != 2:
+            # RFC 7518 §3.1: each alg names its key type (and for ES*, its curve).
+            raise ValueError(f"a {jwk.get('kty')} key cannot sign {alg}")
+        key = IssuerKey("dpop", alg, private_key, public_jwk)
+        self = cls.__new__(cls)
+        self.alg, self._key = alg, key
+        self.jwk = dict(key.public_jwk)
+        self.thumbprint = jwk_thumbprint(self.jwk)
+        return self
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the private JWK (with ``alg``) to a new file readable by its owner only
+        (mode 0600); FileExistsError when *path* exists."""
+        data = json.dumps({**self.private_jwk(), "alg": self.alg}, indent=2) + "\n"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(data)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> DPoPKey:
+        """Read a key written by :meth:`save`; OSError or ValueError when it cannot."""
+        with open(path, encoding="utf-8") as f:
+            jwk = json.load(f)
+        if not isinstance(jwk, dict):
+            raise ValueError("not a JWK object")
+        return cls.from_private_jwk(jwk)
 
     def __repr__(self) -> str:
         return f"DPoPKey(alg={self.alg!r}, thumbprint={self.thumbprint!r})"
@@ -136,6 +190,36 @@ class DPoPKey:
             signer = (signed_by or self)._key
             signature = sign_bytes(signer, alg or self.alg, signing_input.encode("ascii"))
         return f"{signing_input}.{b64url(signature)}"
+
+
+def _int(value: Any) -> int:
+    if not isinstance(value, str):
+        raise TypeError("a key member is not a string")
+    return int.from_bytes(_b64decode(value), "big")
+
+
+def _b64decode(value: str) -> bytes:
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+
+
+def _private_key(jwk: Mapping[str, Any]) -> PrivateKey:
+    kty = jwk.get("kty")
+    if kty == "EC":
+        curve = _CURVES[jwk["crv"]]()
+        public = ec.EllipticCurvePublicNumbers(_int(jwk["x"]), _int(jwk["y"]), curve)
+        return ec.EllipticCurvePrivateNumbers(_int(jwk["d"]), public).private_key()
+    if kty == "RSA":
+        p, q, d, dp, dq, qi = (_int(jwk[m]) for m in ("p", "q", "d", "dp", "dq", "qi"))
+        public_numbers = rsa.RSAPublicNumbers(_int(jwk["e"]), _int(jwk["n"]))
+        return rsa.RSAPrivateNumbers(p, q, d, dp, dq, qi, public_numbers).private_key()
+    if kty == "OKP":
+        raw = _b64decode(jwk["d"]) if isinstance(jwk["d"], str) else b""
+        if jwk["crv"] == "Ed25519":
+            return ed25519.Ed25519PrivateKey.from_private_bytes(raw)
+        if jwk["crv"] == "Ed448":
+            return ed448.Ed448PrivateKey.from_private_bytes(raw)
+        raise ValueError("crv must be Ed25519 or Ed448")
+    raise ValueError("kty must be EC, RSA or OKP")
 
 
 def _segment(obj: Mapping[str, Any]) -> str:

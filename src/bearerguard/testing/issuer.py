@@ -15,8 +15,9 @@ from ._keyring import KeyRing
 from ._keys import IssuerKey, b64url
 from ._oauth import AuthorizationServerMixin, AuthorizationServerState
 from ._server import IssuerHTTPServer
+from ._signed_answers import JWT_BEHAVIOURS
 
-__all__ = ["BEHAVIOURS", "Issuer", "IssuerKey"]
+__all__ = ["BEHAVIOURS", "JWT_BEHAVIOURS", "Issuer", "IssuerKey"]
 
 #: Values accepted by ``Issuer.behaviour``.
 BEHAVIOURS = frozenset({"ok", "error", "garbage", "empty", "hang", "huge", "close"})
@@ -203,6 +204,10 @@ class Issuer(AuthorizationServerMixin, KeyRing):
             "grant_types_supported": ["client_credentials"],
             "introspection_endpoint": self.url + "/introspect",
             "introspection_endpoint_auth_methods_supported": list(AUTH_METHODS),
+            # RFC 9701 §7: signed answers, on request (Accept), with the issuer's keys.
+            "introspection_signing_alg_values_supported": algs,
+            "revocation_endpoint": self.url + "/revoke",  # RFC 7009, RFC 8414 §2
+            "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
             "response_types_supported": [],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": algs,

@@ -131,8 +131,13 @@ def test_every_invalid_setting_reported_at_once_across_rules() -> None:
     ]
 
 
+class _NoRoutes:
+    # No route authenticates by itself (the suite's DRF views use BearerTokenAuthentication).
+    urlpatterns: list[object] = []
+
+
 def test_e006_middleware_missing() -> None:
-    with override_settings(MIDDLEWARE=[AUTH], REST_FRAMEWORK={}):
+    with override_settings(MIDDLEWARE=[AUTH], REST_FRAMEWORK={}, ROOT_URLCONF=_NoRoutes):
         (error,) = check_middleware()
     assert error.id == "bearerguard.E006"
     assert error.msg == (

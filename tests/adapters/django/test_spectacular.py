@@ -20,29 +20,50 @@ REST = {
 }
 
 
-def _schema() -> dict[str, Any]:
+BEARER = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+DPOP = {"type": "http", "scheme": "DPoP"}  # RFC 9449 §7.1: an HTTP authentication scheme
+COOKIE = {"type": "apiKey", "in": "cookie", "name": "sessionid"}  # DRF's own
+
+
+def _schema(**settings: Any) -> dict[str, Any]:
     from drf_spectacular.generators import SchemaGenerator
 
     with override_settings(
-        REST_FRAMEWORK=REST, ROOT_URLCONF="tests.adapters.django.spectacular_urls"
+        REST_FRAMEWORK=REST, ROOT_URLCONF="tests.adapters.django.spectacular_urls", **settings
     ):
         generator = SchemaGenerator()  # type: ignore[no-untyped-call]
         schema: dict[str, Any] = generator.get_schema(request=None, public=True)  # type: ignore[no-untyped-call]
     return schema
 
 
-def test_security_scheme_is_http_bearer() -> None:
-    schema = _schema()
+def test_security_schemes_are_http_bearer_and_dpop() -> None:
+    schema = _schema()  # BEARERGUARD_DPOP is "allowed" by default
     assert schema["components"]["securitySchemes"] == {
-        "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-        "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "sessionid"},  # DRF's own
+        "bearerAuth": BEARER,
+        "dpopAuth": DPOP,
+        "cookieAuth": COOKIE,
     }
 
 
-def test_bearer_views_require_the_scheme() -> None:
+def test_bearer_views_require_one_of_the_schemes() -> None:
     paths = _schema()["paths"]
-    assert paths["/messages"]["get"]["security"] == [{"bearerAuth": []}]
+    assert paths["/messages"]["get"]["security"] == [{"bearerAuth": []}, {"dpopAuth": []}]
     assert paths["/session"]["get"]["security"] == [{"cookieAuth": []}]
+
+
+@pytest.mark.parametrize(
+    ("mode", "schemes", "security"),
+    [
+        ("off", {"bearerAuth": BEARER}, [{"bearerAuth": []}]),
+        ("required", {"dpopAuth": DPOP}, [{"dpopAuth": []}]),
+    ],
+)
+def test_schemes_follow_the_dpop_mode(
+    mode: str, schemes: dict[str, Any], security: list[dict[str, Any]]
+) -> None:
+    schema = _schema(BEARERGUARD_DPOP=mode)
+    assert schema["components"]["securitySchemes"] == {**schemes, "cookieAuth": COOKIE}
+    assert schema["paths"]["/messages"]["get"]["security"] == security
 
 
 def test_registration_reports_drf_spectacular() -> None:

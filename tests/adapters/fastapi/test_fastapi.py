@@ -93,14 +93,16 @@ def make_app(verifier: Verifier, *, install: bool = True, max_form_bytes: int = 
 
 def test_openapi_security_scheme(verifier: Verifier) -> None:
     doc = make_app(verifier).openapi()
+    # BEARERGUARD_DPOP is "allowed" by default: either scheme (tests/adapters/fastapi/test_openapi.py).
     assert doc["components"]["securitySchemes"] == {
-        "BearerToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        "BearerToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+        "DPoP": {"type": "http", "scheme": "DPoP"},
     }
-    assert doc["paths"]["/private"]["get"]["security"] == [{"BearerToken": []}]
+    assert doc["paths"]["/private"]["get"]["security"] == [{"BearerToken": []}, {"DPoP": []}]
     # FastAPI lists Security() scopes here (older releases list none for a non-OAuth2 scheme).
     assert doc["paths"]["/scoped"]["get"]["security"] in (
-        [{"BearerToken": [R]}],
-        [{"BearerToken": []}],
+        [{"BearerToken": [R]}, {"DPoP": [R]}],
+        [{"BearerToken": []}, {"DPoP": []}],
     )
     # The dependency's own parameters are not documented as request parameters.
     assert "parameters" not in doc["paths"]["/private"]["get"]

@@ -189,15 +189,52 @@ def test_openapi_security_scheme(verifier: Verifier) -> None:
     )
     with TestClient(app) as client:
         schema = client.get("/schema/openapi.json").json()
+    # BEARERGUARD_DPOP is "allowed" by default: either scheme, as alternatives.
     assert schema["components"]["securitySchemes"] == {
-        "BearerToken": {
-            "type": "http",
-            "scheme": "bearer",
-            "bearerFormat": "JWT",
-            "description": "OAuth 2.0 bearer access token (RFC 6750)",
-        }
+        "BearerToken": _BEARER_SCHEME,
+        "DPoP": _DPOP_SCHEME,
     }
-    assert schema["security"] == [{"BearerToken": []}]
+    assert schema["security"] == [{"BearerToken": []}, {"DPoP": []}]
+
+
+_BEARER_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "bearerFormat": "JWT",
+    "description": "OAuth 2.0 bearer access token (RFC 6750)",
+}
+# RFC 9449 §7.1 registers DPoP as an HTTP authentication scheme (OpenAPI has no DPoP type).
+_DPOP_SCHEME = {
+    "type": "http",
+    "scheme": "DPoP",
+    "description": "OAuth 2.0 DPoP-bound access token with its proof (RFC 9449)",
+}
+
+
+@pytest.mark.parametrize(
+    ("mode", "schemes", "security"),
+    [
+        ("off", {"BearerToken": _BEARER_SCHEME}, [{"BearerToken": []}]),
+        ("required", {"DPoP": _DPOP_SCHEME}, [{"DPoP": []}]),
+    ],
+)
+def test_openapi_schemes_follow_the_dpop_mode(
+    issuer: Issuer, mode: str, schemes: dict[str, Any], security: list[dict[str, Any]]
+) -> None:
+    verifier = Verifier(
+        issuer=issuer.issuer, audience=issuer.audience, keys=issuer.jwks(), dpop=mode
+    )
+    auth = BearerAuth(verifier)
+    app = Litestar(
+        HANDLERS,
+        on_app_init=[auth.on_app_init],
+        openapi_config=OpenAPIConfig(title="t", version="1"),
+    )
+    with TestClient(app) as client:
+        schema = client.get("/schema/openapi.json").json()
+    assert schema["components"]["securitySchemes"] == schemes
+    assert schema["security"] == security
+    assert auth.security_requirement == security[0]
 
 
 def test_middleware_passes_other_scopes_through(verifier: Verifier) -> None:

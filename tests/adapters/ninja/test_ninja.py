@@ -200,6 +200,38 @@ def test_openapi_bearer_scheme() -> None:
     assert operations["post"]["security"] == [{"BearerAuth": []}]
 
 
+@pytest.mark.parametrize(
+    ("mode", "scheme"),
+    [
+        ("off", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}),
+        # Ninja names one scheme per auth class: under "allowed" the bearer one is shown.
+        ("allowed", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}),
+        # RFC 9449 §7.1 registers DPoP as an HTTP authentication scheme.
+        ("required", {"type": "http", "scheme": "DPoP"}),
+    ],
+)
+def test_openapi_scheme_follows_the_dpop_mode(
+    issuer: Issuer, mode: str, scheme: dict[str, Any]
+) -> None:
+    from ninja import NinjaAPI
+
+    verifier = Verifier(
+        issuer=issuer.issuer, audience=issuer.audience, keys=issuer.jwks(), dpop=mode
+    )
+    with override_settings(BEARERGUARD_DPOP=mode):
+        from_settings = BearerAuth()  # the Django setting, read when the auth is made
+    for auth in (BearerAuth(verifier=verifier), from_settings):
+        local = NinjaAPI(urls_namespace=f"dpop-{mode}-{id(auth)}")
+
+        @local.get("/x", auth=auth)
+        def x(request: Any) -> dict[str, Any]:
+            return {}
+
+        schema = local.get_openapi_schema(path_prefix="/api")  # not mounted: no reverse()
+        assert schema["components"]["securitySchemes"] == {"BearerAuth": scheme}
+        assert schema["paths"]["/api/x"]["get"]["security"] == [{"BearerAuth": []}]
+
+
 @override_settings(BEARERGUARD_DPOP_NONCE="on", BEARERGUARD_DPOP_NONCE_SECRET="n" * 32)
 def test_dpop_nonce_is_offered_on_success(issuer: Issuer) -> None:
     # RFC 9449 §8: the first proof lacks a nonce (401 use_dpop_nonce with DPoP-Nonce); an

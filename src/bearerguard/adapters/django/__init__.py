@@ -9,7 +9,12 @@ after ``AuthenticationMiddleware``. DRF classes are in
 from __future__ import annotations
 
 from bearerguard.adapters.django.conf import get_verifier
-from bearerguard.adapters.django.decorators import require_claim, require_scopes, require_token
+from bearerguard.adapters.django.decorators import (
+    require_claim,
+    require_roles,
+    require_scopes,
+    require_token,
+)
 from bearerguard.adapters.django.middleware import BearerAuthMiddleware, get_access_token
 from bearerguard.adapters.django.users import TokenUser
 
@@ -19,6 +24,7 @@ __all__ = [
     "get_access_token",
     "get_verifier",
     "require_claim",
+    "require_roles",
     "require_scopes",
     "require_token",
 ]

@@ -7,7 +7,9 @@ Ids never change meaning:
 * ``bearerguard.E003`` ``BEARERGUARD_ALGORITHMS`` names an unknown or disallowed algorithm.
 * ``bearerguard.E004`` ``BEARERGUARD_TOKEN_TYPES`` is invalid.
 * ``bearerguard.E005`` another ``BEARERGUARD_*`` setting is invalid.
-* ``bearerguard.E006`` the app is installed but ``BearerAuthMiddleware`` is not.
+* ``bearerguard.E006`` the app is installed but ``BearerAuthMiddleware`` is not, and nothing
+  else authenticates tokens (DRF's ``BearerTokenAuthentication``, by default or on a routed
+  view; Django Ninja's ``BearerAuth`` on a routed operation).
 * ``bearerguard.W001`` ``BearerAuthMiddleware`` comes before ``AuthenticationMiddleware``.
 * ``bearerguard.W002`` DRF is installed without bearerguard's ``EXCEPTION_HANDLER``.
 """
@@ -51,6 +53,10 @@ _MIDDLEWARE = "bearerguard.adapters.django.middleware.BearerAuthMiddleware"
 _AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 _DRF_AUTHENTICATION = "bearerguard.adapters.django.rest_framework.BearerTokenAuthentication"
 _DRF_HANDLER = "bearerguard.adapters.django.rest_framework.exception_handler"
+_DRF_CLASS = ("bearerguard.adapters.django.rest_framework", "BearerTokenAuthentication")
+_NINJA_CLASS = ("bearerguard.adapters.ninja", "BearerAuth")
+#: URL patterns looked at, at most, when deciding whether a route authenticates.
+_MAX_ROUTES = 100_000
 
 
 def _error(setting: str, missing: bool, message: str) -> CheckMessage:
@@ -99,7 +105,8 @@ def _position(entries: Sequence[Any], path: str) -> int | None:
             if cls is None:
                 cls = import_string(path)
             entry_cls = import_string(entry) if isinstance(entry, str) else entry
-        except ImportError:
+        except (ImportError, RuntimeError):
+            # RuntimeError: django.contrib.auth's middleware imported without its app.
             continue
         if isinstance(entry_cls, type) and issubclass(entry_cls, cls):
             return index
@@ -113,11 +120,67 @@ def _drf_authentication() -> bool:
     return _position(classes, _DRF_AUTHENTICATION) is not None
 
 
+def _ours(cls: type, module: str, name: str) -> bool:
+    # By name: importing the class would import DRF or Ninja, which may not be installed.
+    return any(c.__module__ == module and c.__qualname__ == name for c in cls.__mro__)
+
+
+def _view_authenticates(callback: Any) -> bool:
+    """Whether a routed view checks bearer tokens itself (DRF or Ninja)."""
+    view_cls = getattr(callback, "cls", None)  # DRF's as_view() sets view.cls
+    if isinstance(view_cls, type):
+        for auth in getattr(view_cls, "authentication_classes", None) or ():
+            if isinstance(auth, type) and _ours(auth, *_DRF_CLASS):
+                return True
+    # Ninja routes a closure over its PathView, whose operations hold their auth callbacks.
+    for cell in getattr(callback, "__closure__", None) or ():
+        try:
+            operations = getattr(cell.cell_contents, "operations", None)
+        except ValueError:  # an empty cell
+            continue
+        if not isinstance(operations, list):
+            continue
+        for operation in operations:
+            for auth in getattr(operation, "auth_callbacks", None) or ():
+                if _ours(type(auth), *_NINJA_CLASS):
+                    return True
+    return False
+
+
+def _routes_authenticate() -> bool:
+    """Whether a route of the URLconf authenticates tokens without the middleware.
+
+    A URLconf that cannot be loaded counts as no: Django's own check reports it.
+    """
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    try:
+        pending: list[Any] = list(get_resolver().url_patterns)
+    except Exception:
+        return False
+    seen = 0
+    while pending and seen < _MAX_ROUTES:
+        entry = pending.pop()
+        seen += 1
+        if isinstance(entry, URLResolver):
+            try:
+                pending.extend(entry.url_patterns)
+            except Exception:  # noqa: S112 - an included URLconf that cannot load
+                continue
+        elif isinstance(entry, URLPattern) and _view_authenticates(entry.callback):
+            return True
+    return False
+
+
 def check_middleware(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
-    """The middleware must be installed (unless DRF authenticates), after the auth one."""
+    """The middleware must be installed after the auth one, unless something else
+    authenticates tokens: DRF's ``BearerTokenAuthentication`` (as a default class or on a
+    routed view) or Django Ninja's ``BearerAuth`` (on a routed operation)."""
     middleware = list(getattr(settings, "MIDDLEWARE", None) or ())
     ours = _position(middleware, _MIDDLEWARE)
-    if ours is None and not _drf_authentication():
+    if ours is None:
+        if _drf_authentication() or _routes_authenticate():
+            return []
         return [
             Error(
                 "bearerguard is in INSTALLED_APPS but BearerAuthMiddleware is not in MIDDLEWARE.",
@@ -126,7 +189,7 @@ def check_middleware(app_configs: Sequence[Any] | None = None, **kwargs: Any) ->
             )
         ]
     auth = _position(middleware, _AUTH_MIDDLEWARE)
-    if ours is not None and auth is not None and auth > ours:
+    if auth is not None and auth > ours:
         return [
             Warning(
                 "BearerAuthMiddleware comes before AuthenticationMiddleware, "

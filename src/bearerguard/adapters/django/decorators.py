@@ -1,4 +1,4 @@
-"""View decorators: ``require_token``, ``require_scopes`` and ``require_claim``.
+"""View decorators: ``require_token``, ``require_scopes``, ``require_roles``, ``require_claim``.
 
 They authorize: the middleware has already authenticated the request (and
 refused any invalid token), so a decorator only checks that a token is present
@@ -35,10 +35,11 @@ from django.views import View
 from bearerguard.adapters.django._http import CONFLICT, response
 from bearerguard.adapters.django.conf import get_verifier
 from bearerguard.adapters.django.middleware import get_access_token
+from bearerguard.claimpath import ClaimPathLike
 from bearerguard.errors import BearerError, InvalidRequest, MissingToken
 from bearerguard.requirements import Requirements
 
-__all__ = ["require_claim", "require_scopes", "require_token"]
+__all__ = ["require_claim", "require_roles", "require_scopes", "require_token"]
 
 _V = TypeVar("_V", bound=Callable[..., Any])
 _UNSET: Any = object()
@@ -155,11 +156,37 @@ def require_scopes(
     return _decorator(requirements)
 
 
-def require_claim(name: str, *, equals: Any = _UNSET, includes: Any = _UNSET) -> Callable[[_V], _V]:
+def require_roles(
+    *roles: str,
+    any_of: Iterable[str] = (),
+    acr_values: Iterable[str] | str | None = None,
+    max_age: int | None = None,
+) -> Callable[[_V], _V]:
+    """Require every role in *roles* and, if given, at least one of *any_of*.
+
+    Roles are the token's ``roles`` (``BEARERGUARD_ROLE_CLAIMS`` or the provider
+    preset). A token lacking them gets 403 ``insufficient_scope`` (reason
+    ``insufficient_role``). ``acr_values`` / ``max_age``: as for :func:`require_token`.
+    Raises ``ValueError`` when no role is named or one is empty.
+    """
+    requirements = Requirements(
+        roles=roles, any_roles=tuple(any_of), acr_values=acr_values, max_age=max_age
+    )
+    if not (requirements.roles or requirements.any_roles):
+        raise ValueError("require_roles needs at least one role")
+    return _decorator(requirements)
+
+
+def require_claim(
+    name: ClaimPathLike, *, equals: Any = _UNSET, includes: Any = _UNSET
+) -> Callable[[_V], _V]:
     """Require the claim *name* to equal *equals*, or to be a list including *includes*.
 
-    Give exactly one of ``equals`` / ``includes`` (else ``TypeError``). A token
-    failing it gets 403 ``insufficient_scope`` (reason ``claim_requirement_failed``).
+    *name* is a claim path: ``"realm_access.roles"`` nests, a string with ``://`` is one
+    namespaced claim, a tuple gives the segments (:mod:`bearerguard.claimpath`). Give
+    exactly one of ``equals`` / ``includes`` (else ``TypeError``). A token failing it,
+    or lacking the claim, gets 403 ``insufficient_scope`` (reason
+    ``claim_requirement_failed``).
     """
     given = {k: v for k, v in (("equals", equals), ("includes", includes)) if v is not _UNSET}
     return _decorator(Requirements.claim(name, **given))

@@ -126,6 +126,8 @@ class BearerAuthMiddleware:
     With ``BEARERGUARD_RESOURCE`` set, the RFC 9728 metadata document is served at its
     well-known path, before any authentication (no URL pattern to add). Raises
     ``ImproperlyConfigured`` at startup when a ``BEARERGUARD_*`` setting is invalid.
+    At start-up it also fetches the keys in the background (:meth:`Verifier.warm`), so
+    the first request does not wait for them; an issuer that is down never fails it.
     """
 
     sync_capable = True
@@ -140,7 +142,9 @@ class BearerAuthMiddleware:
         self.async_mode = iscoroutinefunction(get_response)
         if self.async_mode:
             markcoroutinefunction(self)
-        configured()  # fail at startup on bad settings, not on the first request
+        # Fail at start-up on bad settings, not on the first request; and fetch the keys
+        # now, in the background (the handler builds its middleware when the server starts).
+        configured().verifier.warm()
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
         if self.async_mode:

@@ -16,8 +16,10 @@ Views then declare what they need::
         required_scopes = ["read:messages"]          # all of them
         required_any_scopes = ["admin", "auditor"]   # at least one (optional)
 
-or ``permission_classes = [scopes_required("read:messages", any_of=())]`` and
-``[claim_required("tenant", equals="acme")]``. ``request.auth`` is the
+or ``permission_classes = [scopes_required("read:messages", any_of=())]``,
+``[roles_required("admin", any_of=())]`` (or ``HasRoles`` with ``required_roles`` /
+``required_any_roles``) and ``[claim_required("realm_access.roles", includes="x")]``
+(a claim path: :mod:`bearerguard.claimpath`). ``request.auth`` is the
 :class:`~bearerguard.AccessToken`, ``request.user`` a ``TokenUser`` (or the
 ``BEARERGUARD_USER_HOOK``'s user). List ``BearerTokenAuthentication`` before
 ``SessionAuthentication``: DRF keeps the first authenticator that succeeds.
@@ -52,6 +54,7 @@ from bearerguard.adapters.django._http import CONFLICT, decide, response, signed
 from bearerguard.adapters.django.conf import get_verifier
 from bearerguard.adapters.django.middleware import ATTRIBUTE
 from bearerguard.adapters.django.users import resolve_user
+from bearerguard.claimpath import ClaimPathLike
 from bearerguard.errors import BearerError, InvalidRequest, MissingToken
 from bearerguard.requirements import ClaimCheck, Requirements
 from bearerguard.tokens import AccessToken
@@ -64,11 +67,13 @@ __all__ = [
     "BearerAPIException",
     "BearerTokenAuthentication",
     "ClaimRequired",
+    "HasRoles",
     "HasScopes",
     "IsBearerAuthenticated",
     "claim_required",
     "exception_handler",
     "register_openapi_extension",
+    "roles_required",
     "scopes_required",
 ]
 
@@ -210,6 +215,20 @@ class HasScopes(BasePermission):
         return _authorize(request, requirements)
 
 
+class HasRoles(BasePermission):
+    """Needs the view's ``required_roles`` (all) and ``required_any_roles`` (one of).
+
+    403 ``insufficient_scope`` (reason ``insufficient_role``) when they are missing.
+    """
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        requirements = Requirements(
+            roles=getattr(view, "required_roles", ()),
+            any_roles=getattr(view, "required_any_roles", ()),
+        )
+        return _authorize(request, requirements)
+
+
 class ClaimRequired(BasePermission):
     """Needs every check in the view's ``required_claims``.
 
@@ -247,9 +266,29 @@ def scopes_required(
     return ScopesRequired
 
 
-def claim_required(name: str, *, equals: Any = ..., includes: Any = ...) -> type[BasePermission]:
+def roles_required(*roles: str, any_of: tuple[str, ...] = ()) -> type[BasePermission]:
+    """A permission class needing every role in *roles* and one of *any_of*.
+
+    403 ``insufficient_scope`` (reason ``insufficient_role``) otherwise. Raises
+    ``ValueError`` when no role is named.
+    """
+    requirements = Requirements(roles=roles, any_roles=any_of)
+    if not requirements:
+        raise ValueError("roles_required needs at least one role")
+
+    class RolesRequired(BasePermission):
+        def has_permission(self, request: Request, view: Any) -> bool:
+            return _authorize(request, requirements)
+
+    return RolesRequired
+
+
+def claim_required(
+    name: ClaimPathLike, *, equals: Any = ..., includes: Any = ...
+) -> type[BasePermission]:
     """A permission class needing claim *name* to equal *equals* or include *includes*.
 
+    *name* is a claim path (``"realm_access.roles"``; :mod:`bearerguard.claimpath`).
     Give exactly one of them, else ``TypeError``.
     """
     given = {k: v for k, v in (("equals", equals), ("includes", includes)) if v is not ...}
