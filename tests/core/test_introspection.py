@@ -264,7 +264,7 @@ def test_cache_never_past_exp(issuer: Issuer) -> None:
     token = issuer.opaque_token(expires_in=10)
     intro = make(issuer, cache_ttl=60, leeway=0, clock=clock)
     intro.introspect(token)
-    clock.offset = 9
+    clock.offset = 8  # exp = int(now) + 10 lies 9 to 10 s ahead
     intro.introspect(token)
     assert issuer.introspection_calls == 1
     clock.offset = 10.5
