@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import threading
+import time
 from typing import Any
 
 from bearerguard.errors import DESCRIPTIONS
@@ -91,3 +93,13 @@ def check_raw(
     assert headers["Content-Type"] == "application/json"
     assert headers["Cache-Control"] == "no-store"
     assert headers["Content-Length"] == str(len(raw))
+
+
+def join_started(thread: threading.Thread, timeout: float) -> None:
+    """Join *thread*, which ``threading.enumerate()`` may list while it is still starting."""
+    for _ in range(500):
+        try:
+            thread.join(timeout)
+            return
+        except RuntimeError:  # started but not yet running ("cannot join thread before ...")
+            time.sleep(0.01)

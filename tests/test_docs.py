@@ -29,6 +29,7 @@ from sybil.parsers.markdown import PythonCodeBlockParser
 
 from bearerguard.errors import DESCRIPTIONS
 from bearerguard.settings import FIELDS
+from tests.expect import join_started
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
@@ -84,7 +85,7 @@ def _local_names_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     gc.collect()
     for thread in threading.enumerate():
         if thread.name == "bearerguard-jwks-refresh":
-            thread.join(10)
+            join_started(thread, 10)
 
 
 @pytest.mark.parametrize("path", PAGES, ids=_name)

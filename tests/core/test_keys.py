@@ -32,6 +32,7 @@ from bearerguard.discovery import urllib_fetcher
 from bearerguard.errors import DESCRIPTIONS
 from bearerguard.jwk import import_static
 from bearerguard.testing import Issuer, IssuerKey
+from tests.expect import join_started
 
 
 class Clock:
@@ -71,7 +72,7 @@ def settle() -> None:
     """Wait for background refreshes (they run in threads) to finish."""
     for thread in threading.enumerate():
         if thread.name == "bearerguard-jwks-refresh":
-            thread.join(5)
+            join_started(thread, 5)
 
 
 def refusal(call: Callable[[], Any]) -> BearerError:
