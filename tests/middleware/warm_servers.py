@@ -61,10 +61,19 @@ def bearer(token: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def serve_wsgi(app: Any) -> Iterator[str]:
-    """Serve a WSGI *app* with werkzeug's threaded server on 127.0.0.1; yield its base URL."""
-    from werkzeug.serving import make_server
+    """Serve a WSGI *app* with the standard library's server (a thread per request) on
+    127.0.0.1; yield its base URL. (Not werkzeug: the Django tox envs do not install it.)"""
+    from socketserver import ThreadingMixIn
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    class Threaded(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = make_server("127.0.0.1", 0, app, server_class=Threaded, handler_class=Quiet)
     thread = threading.Thread(target=server.serve_forever, name="wsgi-test", daemon=True)
     thread.start()
     try:
